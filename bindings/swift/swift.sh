@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Run the Swift toolchain for this project, also on machines without Swift.
+#
+# Usage (from the repository root):
+#   bindings/swift/swift.sh <swift args...>
+#   e.g. bindings/swift/swift.sh test --package-path bindings/swift
+#
+# * If `swift` is on PATH (macOS, a Swift Linux box), it is exec'd directly.
+# * Otherwise (Linux, root or sudo): Swift 6.0.3 from Debian 13 "trixie"
+#   (package `swiftlang`) is installed once with debootstrap into a root
+#   directory cached outside the repository, and `swift <args>` runs there
+#   via chroot, in the same working directory. The first run takes a minute
+#   or a few and ~3 GB of disk; later runs start in seconds.
+#
+# Inside the root the repository (and $CARGO_TARGET_DIR, if it lies outside
+# the repository) is bind-mounted at the same absolute path, so absolute
+# paths (e.g. to a Rust-built target/release/libsessions.so) mean the same
+# thing inside and outside. A library built on the host runs inside the root.
+# All mounts live in a private mount namespace (unshare) when possible, so
+# they are never visible to, nor left behind on, the host; they are also
+# unmounted explicitly on exit (trap), which covers the no-unshare fallback.
+#
+# Environment:
+#   SESSIONS_SWIFT_ROOT    where the root is kept
+#                          (default /var/cache/sessions/swift-trixie)
+#   SESSIONS_SWIFT_MIRROR  Debian mirror for debootstrap
+#                          (default http://deb.debian.org/debian)
+#   SWIFT_SH_EXTRA_MOUNTS  colon-separated extra host directories to
+#                          bind-mount at the same path inside the root
+#                          (e.g. a scratch package in /tmp)
+#   Passed into the root: LD_LIBRARY_PATH, LIBRARY_PATH, CARGO_TARGET_DIR,
+#   RUST_BACKTRACE, RUST_LOG, CI, NO_COLOR, TERM and every SWIFT*/SWIFTPM*/
+#   XCTEST*/SESSIONS* variable. HOME is /root inside the root, so SwiftPM's
+#   caches stay in the root; build products go to the package's .build.
+#
+# Exit code: swift's exit code (or non-zero if provisioning fails).
+set -euo pipefail
+
+# --- 1. A real Swift toolchain wins. ---------------------------------------
+if [[ -z ${_SWIFT_SH_IN_NS:-} ]] && command -v swift >/dev/null 2>&1; then
+  exec swift "$@"
+fi
+
+log() { echo "swift.sh: $*" >&2; }
+
+SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
+SCRIPT_DIR=$(dirname "$SCRIPT")
+
+SWIFT_VERSION=6.0.3
+SUITE=trixie
+PACKAGES=(swiftlang libc6-dev libstdc++-14-dev)
+ROOT=${SESSIONS_SWIFT_ROOT:-/var/cache/sessions/swift-trixie}
+ROOT=${ROOT%/}
+MIRROR=${SESSIONS_SWIFT_MIRROR:-http://deb.debian.org/debian}
+MARKER=$ROOT/.sessions-swift-ready
+# What the marker records; a root made by a different recipe is redone.
+RECIPE="swift $SWIFT_VERSION; $SUITE minbase; ${PACKAGES[*]}"
+INNER_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+if [[ $(uname -s) != Linux ]]; then
+  log "no swift on PATH, and the chroot fallback only works on Linux"
+  exit 127
+fi
+
+# --- 2. Root privileges (chroot, mount). ------------------------------------
+if [[ $EUID -ne 0 ]]; then
+  if command -v sudo >/dev/null 2>&1; then
+    exec sudo --preserve-env "$BASH" "$SCRIPT" "$@"
+  fi
+  log "no swift on PATH; the chroot fallback needs root (or sudo)"
+  exit 1
+fi
+
+# --- 3. A private mount namespace: mounts made from here on are invisible
+# to the host and vanish with this process, even if it is killed. ----------
+if [[ -z ${_SWIFT_SH_IN_NS:-} ]] &&
+   unshare --mount --propagation private true 2>/dev/null; then
+  export _SWIFT_SH_IN_NS=1
+  exec unshare --mount --propagation private -- "$BASH" "$SCRIPT" "$@"
+fi
+
+# --- Mount bookkeeping: every mount is recorded and undone on exit. ---------
+MOUNTED=()
+unmount_all() {
+  local i
+  for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
+    umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" ||
+      log "warning: could not unmount ${MOUNTED[i]}"
+  done
+  MOUNTED=()
+}
+trap unmount_all EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# mount_in ROOT_DIR HOST_DIR: bind HOST_DIR at the same path under ROOT_DIR.
+mount_in() {
+  local target=$1$2
+  mkdir -p "$target"
+  mount --bind "$2" "$target"
+  MOUNTED+=("$target")
+}
+# mount_system ROOT_DIR: /proc and /dev, which swift (and dpkg) need.
+mount_system() {
+  mount -t proc proc "$1/proc"
+  MOUNTED+=("$1/proc")
+  # A plain (non-recursive) bind: no /dev/pts etc. submounts to undo.
+  mount --bind /dev "$1/dev"
+  MOUNTED+=("$1/dev")
+}
+
+# Is anything mounted at or below $1 (in this namespace)?
+has_mounts_below() {
+  awk -v d="$1" '$5 == d || index($5, d "/") == 1 { found = 1 }
+                 END { exit !found }' /proc/self/mountinfo
+}
+
+# Remove a (possibly half-built) root, never following mounts out of it.
+remove_tree() {
+  local dir=$1 m
+  [[ -e $dir ]] || return 0
+  [[ $dir == /*/* ]] || { log "refusing to remove '$dir'"; return 1; }
+  # Left-over mounts (e.g. from a killed run without unshare): undo them.
+  while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done < <(awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { print $5 }' \
+             /proc/self/mountinfo | sort -r)
+  if has_mounts_below "$dir"; then
+    log "refusing to remove $dir: something is still mounted below it"
+    return 1
+  fi
+  rm -rf --one-file-system -- "$dir"
+}
+
+# --- 4. Provision the root once. --------------------------------------------
+# Built in $ROOT.partial and renamed to $ROOT only after it works, so an
+# interrupted attempt never looks finished; a missing/stale marker means redo.
+LOG=$ROOT.log
+run_logged() {
+  if ! "$@" >>"$LOG" 2>&1; then
+    log "failed: $*"
+    log "last lines of $LOG:"
+    tail -n 25 "$LOG" >&2
+    return 1
+  fi
+}
+
+provision() {
+  local tmp=$ROOT.partial start=$SECONDS
+  log "provisioning Swift $SWIFT_VERSION (Debian $SUITE) in $ROOT" \
+      "(once; a few minutes, ~3 GB; log: $LOG)"
+  : >"$LOG"
+  remove_tree "$tmp"
+  remove_tree "$ROOT"
+
+  if ! command -v debootstrap >/dev/null 2>&1; then
+    log "installing debootstrap on the host"
+    export DEBIAN_FRONTEND=noninteractive
+    run_logged apt-get update
+    run_logged apt-get install -y --no-install-recommends debootstrap
+  fi
+
+  log "debootstrap --variant=minbase $SUITE"
+  run_logged debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR"
+
+  log "apt-get install ${PACKAGES[*]}"
+  cp -L /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
+  mount_system "$tmp"
+  local apt=(chroot "$tmp" /usr/bin/env -i PATH="$INNER_PATH" HOME=/root
+             LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+  run_logged "${apt[@]}" apt-get update
+  run_logged "${apt[@]}" apt-get install -y --no-install-recommends \
+    "${PACKAGES[@]}"
+  run_logged "${apt[@]}" apt-get clean
+  # Smoke test before declaring the root ready.
+  run_logged "${apt[@]}" swift --version
+  unmount_all
+
+  echo "$RECIPE" >"$tmp/.sessions-swift-ready"
+  mv -T "$tmp" "$ROOT"
+  log "Swift root ready in $((SECONDS - start))s ($(du -sh --one-file-system \
+       "$ROOT" | cut -f1))"
+}
+
+mkdir -p "$(dirname "$ROOT")"
+# Serialise provisioning between concurrent runs.
+exec 9>"$ROOT.lock"
+flock 9
+if [[ ! -f $MARKER || $(<"$MARKER") != "$RECIPE" ]]; then
+  provision
+fi
+flock -u 9
+exec 9>&-
+
+# --- 5. Mount what the build needs and run swift. ---------------------------
+REPO=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel 2>/dev/null) ||
+  REPO=$(readlink -f "$SCRIPT_DIR/../..")
+
+# Host directories to expose at the same absolute path.
+MOUNT_DIRS=("$REPO")
+if [[ -n ${CARGO_TARGET_DIR:-} ]]; then
+  mkdir -p "$CARGO_TARGET_DIR"
+  MOUNT_DIRS+=("$(readlink -f "$CARGO_TARGET_DIR")")
+fi
+if [[ -n ${SWIFT_SH_EXTRA_MOUNTS:-} ]]; then
+  IFS=: read -r -a extra <<<"$SWIFT_SH_EXTRA_MOUNTS"
+  for d in "${extra[@]}"; do
+    [[ -n $d ]] || continue
+    [[ -d $d ]] || { log "SWIFT_SH_EXTRA_MOUNTS: no directory '$d'"; exit 1; }
+    MOUNT_DIRS+=("$(readlink -f "$d")")
+  done
+fi
+
+mount_system "$ROOT"
+MOUNTED_DIRS=()
+# Is $1 equal to or below one of the directories mounted so far?
+covered() {
+  local m
+  for m in "${MOUNTED_DIRS[@]}"; do
+    [[ $1 == "$m" || $1 == "$m"/* ]] && return 0
+  done
+  return 1
+}
+for d in "${MOUNT_DIRS[@]}"; do
+  if [[ $d == / || $ROOT == "$d" || $ROOT == "$d"/* ]]; then
+    log "refusing to mount '$d' (it contains the Swift root)"
+    exit 1
+  fi
+  covered "$d" && continue
+  mount_in "$ROOT" "$d"
+  MOUNTED_DIRS+=("$d")
+done
+
+CWD=$(pwd -P)
+if ! covered "$CWD"; then
+  log "current directory $CWD is not inside the repository ($REPO) or" \
+      "SWIFT_SH_EXTRA_MOUNTS, so it does not exist inside the Swift root"
+  exit 1
+fi
+
+# A clean environment, plus what matters to swift builds and tests.
+ENV=(PATH="$INNER_PATH" HOME=/root LANG=C.UTF-8 USER=root)
+while IFS= read -r name; do
+  case $name in
+    LD_LIBRARY_PATH | LIBRARY_PATH | CARGO_TARGET_DIR | RUST_BACKTRACE | \
+    RUST_LOG | CI | NO_COLOR | TERM | SWIFT* | XCTEST* | SESSIONS*)
+      ENV+=("$name=${!name}") ;;
+  esac
+done < <(compgen -e)
+
+rc=0
+chroot "$ROOT" /usr/bin/env -i --chdir="$CWD" "${ENV[@]}" swift "$@" || rc=$?
+exit "$rc"

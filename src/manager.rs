@@ -1,0 +1,225 @@
+//! `SessionManager`: the seed's manager with its rules fixed, over any [`SessionStore`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Result, SessionError};
+use crate::model::{
+    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError,
+    ValidationResult,
+};
+use crate::rules::{self, Policy};
+use crate::store::{MemoryStore, SessionStore};
+use crate::token::{TokenHash, MAX_TOKEN_CHARS};
+
+/// How often an operation retries after losing a compare-and-swap race before it
+/// reports the token as invalid (it only loses when another caller changed the
+/// session in between, e.g. rotated it).
+const CAS_ATTEMPTS: usize = 4;
+
+/// Creates, validates, rotates, revokes and purges sessions in a store.
+///
+/// Safe to share between threads: every method takes `&self`, and the store makes each
+/// change atomic, so two concurrent refreshes of one token never both succeed.
+#[derive(uniffi::Object)]
+pub struct SessionManager {
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    policy: Policy,
+    prefix: String,
+}
+
+impl std::fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("policy", &self.policy)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// A manager over any store and clock (the Rust-side constructor).
+    pub fn with_parts(
+        config: SessionConfig,
+        store: Arc<dyn SessionStore>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Self> {
+        Ok(SessionManager {
+            policy: Policy::from_config(&config)?,
+            prefix: config.prefix,
+            store,
+            clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+        })
+    }
+
+    fn now(&self) -> Result<SystemTime> {
+        self.clock.now()
+    }
+
+    /// Looks a presented token up; `None` for anything that is not a live token hash.
+    fn lookup(&self, token: &str) -> Result<Option<(Session, TokenHash)>> {
+        if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
+            return Ok(None);
+        }
+        let hash = TokenHash::of(token);
+        let hex = hash.to_hex();
+        let Some(session) = self.store.find_by_token_hash(hex)? else {
+            return Ok(None);
+        };
+        // A second, constant-time check, so a store that matched loosely (or a host
+        // store with a bug) can never let a wrong token through.
+        let matches = TokenHash::from_hex(&session.token_hash).is_some_and(|h| h.ct_eq(&hash));
+        Ok(matches.then_some((session, hash)))
+    }
+}
+
+#[uniffi::export]
+impl SessionManager {
+    /// A manager keeping sessions in memory (gone when the process ends), using the
+    /// system clock unless `clock` is given.
+    #[uniffi::constructor(default(clock = None))]
+    pub fn new(config: SessionConfig, clock: Option<Arc<dyn Clock>>) -> Result<Arc<Self>> {
+        Self::with_parts(config, Arc::new(MemoryStore::new()), clock).map(Arc::new)
+    }
+
+    /// A manager over a store implemented by the host (or any other `SessionStore`).
+    #[uniffi::constructor(default(clock = None))]
+    pub fn with_store(
+        config: SessionConfig,
+        store: Arc<dyn SessionStore>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Arc<Self>> {
+        Self::with_parts(config, store, clock).map(Arc::new)
+    }
+
+    /// Creates and stores a session; the returned value is the only one that carries
+    /// the raw token. With `bind_to_user_agent`, the session is bound to
+    /// `metadata["userAgent"]`.
+    pub fn create(&self, options: CreateSessionOptions) -> Result<Session> {
+        let session = self.policy.new_session(options, self.now()?)?;
+        let mut stored = session.clone();
+        stored.token.clear();
+        self.store.insert(stored)?;
+        log::debug!("session {} created for user {}", session.id, session.user_id);
+        Ok(session)
+    }
+
+    /// Validates a token presented by a client, checking in this order: unknown token,
+    /// revoked, expired (at `expires_at` exactly it is expired), user agent. A sliding
+    /// session is extended when less than half of its idle window remains.
+    /// Any string at all is accepted; only store or clock failures are errors.
+    #[uniffi::method(default(user_agent = None))]
+    pub fn validate(&self, token: String, user_agent: Option<String>) -> Result<ValidationResult> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut session, hash)) = self.lookup(&token)? else {
+                return Ok(ValidationResult::fail(ValidationError::InvalidToken));
+            };
+            let now = self.now()?;
+            if let Some(error) = rules::check(&session, now, user_agent.as_deref()) {
+                return Ok(ValidationResult::fail(error));
+            }
+            let Some(expires_at) = rules::slide_due(&session, now) else {
+                return Ok(ValidationResult::ok(session));
+            };
+            session.expires_at = expires_at;
+            if self.store.compare_and_swap(hash.to_hex(), session.clone())? {
+                return Ok(ValidationResult::ok(session));
+            }
+        }
+        Ok(ValidationResult::fail(ValidationError::InvalidToken))
+    }
+
+    /// Revokes a session by id. Its token fails validation with `SessionRevoked` until
+    /// the session expires and is purged. Returns false if it was already revoked.
+    /// Fails with `SessionNotFound` for an unknown id.
+    pub fn destroy(&self, session_id: String) -> Result<bool> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(mut session) = self.store.get(session_id.clone())? else {
+                return Err(SessionError::SessionNotFound { session_id });
+            };
+            if session.revoked_at.is_some() {
+                return Ok(false);
+            }
+            session.revoked_at = Some(self.now()?);
+            if self
+                .store
+                .compare_and_swap(session.token_hash.clone(), session)?
+            {
+                log::debug!("session {session_id} revoked");
+                return Ok(true);
+            }
+        }
+        Err(SessionError::Store {
+            reason: format!("session {session_id} kept changing while being revoked"),
+        })
+    }
+
+    /// Rotates a token: the session gets a new token (returned, with a later expiry
+    /// within the absolute cap) and the presented token is invalid from this moment on.
+    /// Of two concurrent refreshes of one token exactly one succeeds; the other gets
+    /// `InvalidToken`. Fails like `validate` would, as errors.
+    #[uniffi::method(default(user_agent = None))]
+    pub fn refresh(&self, token: String, user_agent: Option<String>) -> Result<Session> {
+        let Some((session, hash)) = self.lookup(&token)? else {
+            return Err(SessionError::InvalidToken);
+        };
+        let now = self.now()?;
+        rules::check_refreshable(&session, now, user_agent.as_deref())?;
+        let next = rules::refreshed(&session, now, false)?;
+        let mut stored = next.clone();
+        stored.token.clear();
+        if self.store.compare_and_swap(hash.to_hex(), stored)? {
+            log::debug!("session {} rotated", next.id);
+            Ok(next)
+        } else {
+            Err(SessionError::InvalidToken)
+        }
+    }
+
+    /// The user's sessions that are neither revoked nor expired, oldest first.
+    pub fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
+        rules::check_user_id(&user_id)?;
+        let now = self.now()?;
+        let mut sessions = self.store.list_for_user(user_id)?;
+        sessions.retain(|s| s.revoked_at.is_none() && !rules::is_expired(s, now));
+        Ok(sessions)
+    }
+
+    /// Revokes every session of a user at once ("sign out everywhere"). Returns how
+    /// many sessions were revoked.
+    pub fn destroy_all_for_user(&self, user_id: String) -> Result<u64> {
+        rules::check_user_id(&user_id)?;
+        let count = self.store.revoke_all_for_user(user_id, self.now()?)?;
+        log::debug!("{count} sessions revoked for one user");
+        Ok(count)
+    }
+
+    /// The public view of a session: no token, no hash.
+    pub fn to_public_session(&self, session: Session) -> PublicSession {
+        PublicSession::from(&session)
+    }
+
+    /// The stored session with this id (its `token` is empty), or `None`.
+    pub fn get(&self, session_id: String) -> Result<Option<Session>> {
+        self.store.get(session_id)
+    }
+
+    /// Removes every expired session (revoked ones included once expired). Returns how
+    /// many were removed; costs in proportion to that number, not to the store's size.
+    pub fn purge_expired(&self) -> Result<u64> {
+        self.store.purge_expired(self.now()?)
+    }
+
+    /// How many sessions the store holds, revoked and expired ones included until purged.
+    pub fn count(&self) -> Result<u64> {
+        self.store.count()
+    }
+
+    /// The key prefix this manager was configured with.
+    pub fn prefix(&self) -> String {
+        self.prefix.clone()
+    }
+}
+

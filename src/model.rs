@@ -1,0 +1,230 @@
+//! The records that cross the FFI: sessions, options, results and configuration.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// Default lifetime of a session: 24 hours.
+pub const DEFAULT_EXPIRES_IN: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default absolute lifetime cap: 30 days, however often a session is refreshed or slid.
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// Default key prefix, as in the seed.
+pub const DEFAULT_PREFIX: &str = "session:";
+/// Default limit on metadata entries.
+pub const DEFAULT_MAX_METADATA_ENTRIES: u32 = 64;
+/// Default limit on metadata size (keys plus values, in UTF-8 bytes).
+pub const DEFAULT_MAX_METADATA_BYTES: u32 = 8 * 1024;
+/// Longest accepted user id, in UTF-8 bytes.
+pub const MAX_USER_ID_BYTES: usize = 256;
+/// The metadata key from which `create` binds the user agent when the manager is
+/// configured with `bind_to_user_agent`.
+pub const USER_AGENT_METADATA_KEY: &str = "userAgent";
+
+/// A user's session.
+///
+/// `token` is the raw bearer token: it is only known on the value returned by `create`
+/// and `refresh`, and is empty on every session read back from a store.
+#[derive(Clone, PartialEq, uniffi::Record)]
+pub struct Session {
+    /// Random UUID identifying the session.
+    pub id: String,
+    /// The user the session belongs to.
+    pub user_id: String,
+    /// The raw bearer token; empty unless this value was just issued.
+    pub token: String,
+    /// Lowercase hex SHA-256 of the token: the only form in which it is stored.
+    pub token_hash: String,
+    /// When the session was created.
+    pub created_at: SystemTime,
+    /// When the session expires; at this instant it is already expired.
+    pub expires_at: SystemTime,
+    /// Free-form string metadata.
+    pub metadata: Option<HashMap<String, String>>,
+    /// When the session was revoked, if it was.
+    pub revoked_at: Option<SystemTime>,
+    /// Whether validation slides `expires_at` forward (an idle timeout).
+    pub sliding_expiration: Option<bool>,
+    /// The user agent the session is bound to, if any.
+    pub bound_user_agent: Option<String>,
+    /// The lifetime granted at creation: each refresh, and each slide, moves `expires_at`
+    /// to now plus this, never past `absolute_expires_at`.
+    pub lifetime: Duration,
+    /// The absolute end of the session, fixed at creation (created_at + max_lifetime).
+    pub absolute_expires_at: SystemTime,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field(
+                "token",
+                &if self.token.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("token_hash", &self.token_hash.get(..8).unwrap_or(""))
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("metadata", &self.metadata)
+            .field("revoked_at", &self.revoked_at)
+            .field("sliding_expiration", &self.sliding_expiration)
+            .field("bound_user_agent", &self.bound_user_agent)
+            .field("lifetime", &self.lifetime)
+            .field("absolute_expires_at", &self.absolute_expires_at)
+            .finish()
+    }
+}
+
+/// What a client may see of a session: no token, no hash.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PublicSession {
+    /// The session's id.
+    pub id: String,
+    /// The user the session belongs to.
+    pub user_id: String,
+    /// When the session was created.
+    pub created_at: SystemTime,
+    /// When the session expires.
+    pub expires_at: SystemTime,
+    /// Free-form string metadata.
+    pub metadata: Option<HashMap<String, String>>,
+}
+
+impl From<&Session> for PublicSession {
+    fn from(s: &Session) -> Self {
+        PublicSession {
+            id: s.id.clone(),
+            user_id: s.user_id.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            metadata: s.metadata.clone(),
+        }
+    }
+}
+
+/// Options for creating a session. Only `user_id` is required.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CreateSessionOptions {
+    /// The user the session belongs to (1 to 256 UTF-8 bytes).
+    pub user_id: String,
+    /// Lifetime of the session; the configuration's `default_expires_in` (24 hours unless
+    /// configured) when absent.
+    #[uniffi(default)]
+    pub expires_in: Option<Duration>,
+    /// Free-form string metadata, within the configured limits.
+    #[uniffi(default)]
+    pub metadata: Option<HashMap<String, String>>,
+    /// Whether validation slides the expiry forward (an idle timeout).
+    #[uniffi(default = false)]
+    pub sliding_expiration: bool,
+}
+
+impl CreateSessionOptions {
+    /// Options for `user_id` with every other field at its default.
+    pub fn for_user(user_id: impl Into<String>) -> Self {
+        CreateSessionOptions {
+            user_id: user_id.into(),
+            expires_in: None,
+            metadata: None,
+            sliding_expiration: false,
+        }
+    }
+}
+
+/// Why a token did not validate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+pub enum ValidationError {
+    /// The token is unknown, malformed, or was rotated out.
+    InvalidToken,
+    /// The session has expired.
+    SessionExpired,
+    /// The session has been revoked.
+    SessionRevoked,
+    /// The session is bound to another user agent.
+    UserAgentMismatch,
+}
+
+impl From<ValidationError> for crate::error::SessionError {
+    fn from(e: ValidationError) -> Self {
+        use crate::error::SessionError as E;
+        match e {
+            ValidationError::InvalidToken => E::InvalidToken,
+            ValidationError::SessionExpired => E::SessionExpired,
+            ValidationError::SessionRevoked => E::SessionRevoked,
+            ValidationError::UserAgentMismatch => E::UserAgentMismatch,
+        }
+    }
+}
+
+/// The outcome of validating a token.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ValidationResult {
+    /// Whether the token is valid.
+    pub valid: bool,
+    /// The session, when valid.
+    pub session: Option<Session>,
+    /// Why the token is not valid, when it is not.
+    pub error: Option<ValidationError>,
+}
+
+impl ValidationResult {
+    /// A valid result carrying `session`.
+    pub fn ok(session: Session) -> Self {
+        ValidationResult {
+            valid: true,
+            session: Some(session),
+            error: None,
+        }
+    }
+
+    /// An invalid result with `error`.
+    pub fn fail(error: ValidationError) -> Self {
+        ValidationResult {
+            valid: false,
+            session: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// Configuration of a `SessionManager`. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SessionConfig {
+    /// Lifetime of sessions created without `expires_in`; 24 hours when absent.
+    #[uniffi(default)]
+    pub default_expires_in: Option<Duration>,
+    /// Absolute cap on a session's life, however often it is refreshed or slid;
+    /// 30 days when absent.
+    #[uniffi(default)]
+    pub max_lifetime: Option<Duration>,
+    /// Key prefix for key-value stores, as in the seed (`"session:"`).
+    #[uniffi(default = "session:")]
+    pub prefix: String,
+    /// Bind each session to the user agent found in its metadata under `userAgent`,
+    /// and refuse validation and refresh from any other user agent.
+    #[uniffi(default = false)]
+    pub bind_to_user_agent: bool,
+    /// Most metadata entries per session (64).
+    #[uniffi(default = 64)]
+    pub max_metadata_entries: u32,
+    /// Most metadata bytes per session, keys plus values (8 KiB).
+    #[uniffi(default = 8192)]
+    pub max_metadata_bytes: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            default_expires_in: None,
+            max_lifetime: None,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            bind_to_user_agent: false,
+            max_metadata_entries: DEFAULT_MAX_METADATA_ENTRIES,
+            max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
+        }
+    }
+}

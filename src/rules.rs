@@ -1,0 +1,233 @@
+//! The rules every session follows, shared by the free functions and the manager:
+//! input limits, the order of checks, sliding, the absolute cap and rotation.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use crate::clock;
+use crate::error::{Result, SessionError};
+use crate::model::{
+    CreateSessionOptions, Session, SessionConfig, ValidationError, DEFAULT_EXPIRES_IN,
+    DEFAULT_MAX_LIFETIME, MAX_USER_ID_BYTES, USER_AGENT_METADATA_KEY,
+};
+use crate::token::{self, TokenHash, DEFAULT_TOKEN_BYTES};
+
+/// A validated configuration, with defaults filled in.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub default_expires_in: Duration,
+    pub max_lifetime: Duration,
+    pub bind_to_user_agent: bool,
+    pub max_metadata_entries: u32,
+    pub max_metadata_bytes: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            default_expires_in: DEFAULT_EXPIRES_IN,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
+            bind_to_user_agent: false,
+            max_metadata_entries: crate::model::DEFAULT_MAX_METADATA_ENTRIES,
+            max_metadata_bytes: crate::model::DEFAULT_MAX_METADATA_BYTES,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks a configuration and fills in its defaults.
+    pub fn from_config(config: &SessionConfig) -> Result<Self> {
+        let default_expires_in = config.default_expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
+        let max_lifetime = config.max_lifetime.unwrap_or(DEFAULT_MAX_LIFETIME);
+        if max_lifetime.is_zero() {
+            return Err(lifetime_error("max_lifetime must be positive"));
+        }
+        if default_expires_in.is_zero() {
+            return Err(lifetime_error("default_expires_in must be positive"));
+        }
+        if default_expires_in > max_lifetime {
+            return Err(lifetime_error(format!(
+                "default_expires_in ({default_expires_in:?}) exceeds max_lifetime ({max_lifetime:?})"
+            )));
+        }
+        Ok(Policy {
+            default_expires_in,
+            max_lifetime,
+            bind_to_user_agent: config.bind_to_user_agent,
+            max_metadata_entries: config.max_metadata_entries,
+            max_metadata_bytes: config.max_metadata_bytes,
+        })
+    }
+
+    /// Builds a new session for `options` at `now`, with a fresh token. Nothing is stored.
+    pub fn new_session(&self, options: CreateSessionOptions, now: SystemTime) -> Result<Session> {
+        check_user_id(&options.user_id)?;
+        let lifetime = options.expires_in.unwrap_or(self.default_expires_in);
+        if lifetime.is_zero() {
+            return Err(lifetime_error("expires_in must be positive"));
+        }
+        if lifetime > self.max_lifetime {
+            return Err(lifetime_error(format!(
+                "expires_in ({lifetime:?}) exceeds max_lifetime ({:?})",
+                self.max_lifetime
+            )));
+        }
+        if let Some(metadata) = &options.metadata {
+            self.check_metadata(metadata)?;
+        }
+        let bound_user_agent = if self.bind_to_user_agent {
+            options
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get(USER_AGENT_METADATA_KEY).cloned())
+        } else {
+            None
+        };
+        let token = token::generate(DEFAULT_TOKEN_BYTES)?;
+        Ok(Session {
+            id: new_session_id()?,
+            user_id: options.user_id,
+            token_hash: TokenHash::of(&token).to_hex(),
+            token,
+            created_at: now,
+            expires_at: clock::add(now, lifetime),
+            metadata: options.metadata,
+            revoked_at: None,
+            sliding_expiration: Some(options.sliding_expiration),
+            bound_user_agent,
+            lifetime,
+            absolute_expires_at: clock::add(now, self.max_lifetime),
+        })
+    }
+
+    fn check_metadata(&self, metadata: &HashMap<String, String>) -> Result<()> {
+        if metadata.len() > self.max_metadata_entries as usize {
+            return Err(SessionError::MetadataTooLarge {
+                reason: format!(
+                    "{} entries, at most {} allowed",
+                    metadata.len(),
+                    self.max_metadata_entries
+                ),
+            });
+        }
+        let bytes: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if bytes > self.max_metadata_bytes as usize {
+            return Err(SessionError::MetadataTooLarge {
+                reason: format!(
+                    "{bytes} bytes, at most {} allowed",
+                    self.max_metadata_bytes
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks a user id: 1 to 256 UTF-8 bytes.
+pub(crate) fn check_user_id(user_id: &str) -> Result<()> {
+    if user_id.is_empty() {
+        return Err(SessionError::InvalidUserId {
+            reason: "must not be empty".into(),
+        });
+    }
+    if user_id.len() > MAX_USER_ID_BYTES {
+        return Err(SessionError::InvalidUserId {
+            reason: format!(
+                "{} bytes, at most {MAX_USER_ID_BYTES} allowed",
+                user_id.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn lifetime_error(reason: impl Into<String>) -> SessionError {
+    SessionError::InvalidLifetime {
+        reason: reason.into(),
+    }
+}
+
+/// A random (version 4) UUID from the OS CSPRNG.
+fn new_session_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, &mut bytes).map_err(|e| {
+        SessionError::Random {
+            reason: e.to_string(),
+        }
+    })?;
+    Ok(uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .to_string())
+}
+
+/// Why a session that matched a token is not usable at `now` from `user_agent`, in the
+/// order revoked, expired, user agent; `None` when it is usable.
+pub(crate) fn check(
+    session: &Session,
+    now: SystemTime,
+    user_agent: Option<&str>,
+) -> Option<ValidationError> {
+    if session.revoked_at.is_some() {
+        return Some(ValidationError::SessionRevoked);
+    }
+    if is_expired(session, now) {
+        return Some(ValidationError::SessionExpired);
+    }
+    match &session.bound_user_agent {
+        Some(bound) if user_agent != Some(bound.as_str()) => {
+            Some(ValidationError::UserAgentMismatch)
+        }
+        _ => None,
+    }
+}
+
+/// A session is expired from `expires_at` on (inclusive), and from its absolute end on.
+pub(crate) fn is_expired(session: &Session, now: SystemTime) -> bool {
+    now >= session.expires_at || now >= session.absolute_expires_at
+}
+
+/// The expiry a refresh or slide at `now` grants: now + lifetime, capped at the
+/// session's absolute end.
+pub(crate) fn extended_expiry(session: &Session, now: SystemTime) -> SystemTime {
+    clock::add(now, session.lifetime).min(session.absolute_expires_at)
+}
+
+/// The new expiry if validation at `now` should slide this session, else `None`.
+/// A slide is written only once less than half of the idle window remains, so a
+/// busy session costs at most one write per half window.
+pub(crate) fn slide_due(session: &Session, now: SystemTime) -> Option<SystemTime> {
+    if session.sliding_expiration != Some(true) {
+        return None;
+    }
+    let remaining = session.expires_at.duration_since(now).unwrap_or_default();
+    if remaining >= session.lifetime / 2 {
+        return None;
+    }
+    let next = extended_expiry(session, now);
+    (next > session.expires_at).then_some(next)
+}
+
+/// A copy of `session` refreshed at `now`: a later expiry and, unless `slide_only`,
+/// a new token and hash.
+pub(crate) fn refreshed(session: &Session, now: SystemTime, slide_only: bool) -> Result<Session> {
+    let mut next = session.clone();
+    next.expires_at = extended_expiry(session, now);
+    if !slide_only {
+        next.token = token::generate(DEFAULT_TOKEN_BYTES)?;
+        next.token_hash = TokenHash::of(&next.token).to_hex();
+    }
+    Ok(next)
+}
+
+/// Refuses to refresh a session that is revoked, expired or bound elsewhere.
+pub(crate) fn check_refreshable(
+    session: &Session,
+    now: SystemTime,
+    user_agent: Option<&str>,
+) -> Result<()> {
+    match check(session, now, user_agent) {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}

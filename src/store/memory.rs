@@ -1,0 +1,396 @@
+//! The in-memory store: sharded by token hash, indexed by id, token hash, user and
+//! expiry, about 200 bytes per session.
+//!
+//! Each shard holds a slab of compact records plus its indexes. A session lives in the
+//! shard chosen by its token hash, so `validate` touches one shard's read lock and
+//! threads rarely contend. Operations that must see every shard at once (insert's
+//! uniqueness check, lookups by id, user-wide operations) lock all shards in index
+//! order; a rotation locks its two shards in index order, so no order can deadlock.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::clock::{from_nanos, to_nanos};
+use crate::error::{Result, SessionError};
+use crate::model::Session;
+use crate::store::SessionStore;
+use crate::token::TokenHash;
+
+const SHARDS: usize = 16;
+
+/// Sessions kept in this process's memory; gone when the process ends.
+pub struct MemoryStore {
+    shards: Box<[RwLock<Shard>]>,
+    id_hasher: DefaultHashBuilder,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session id: canonical UUIDs (all ids the library issues) take 16 bytes.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum SessionKey {
+    Uuid([u8; 16]),
+    Text(Box<str>),
+}
+
+impl SessionKey {
+    fn parse(id: &str) -> Self {
+        match uuid::Uuid::try_parse(id) {
+            Ok(u) if u.hyphenated().to_string() == id => SessionKey::Uuid(u.into_bytes()),
+            _ => SessionKey::Text(id.into()),
+        }
+    }
+
+    fn render(&self) -> String {
+        match self {
+            SessionKey::Uuid(b) => uuid::Uuid::from_bytes(*b).hyphenated().to_string(),
+            SessionKey::Text(s) => s.to_string(),
+        }
+    }
+}
+
+/// A stored session in compact form.
+struct Record {
+    key: SessionKey,
+    user: Arc<str>,
+    hash: TokenHash,
+    created: i64,
+    expires: i64,
+    absolute: i64,
+    revoked: Option<i64>,
+    lifetime_nanos: u64,
+    sliding: Option<bool>,
+    bound_user_agent: Option<Box<str>>,
+    metadata: Option<Box<HashMap<String, String>>>,
+}
+
+impl Record {
+    fn from_session(s: Session, hash: TokenHash, user: Arc<str>) -> Self {
+        Record {
+            key: SessionKey::parse(&s.id),
+            user,
+            hash,
+            created: to_nanos(s.created_at),
+            expires: to_nanos(s.expires_at),
+            absolute: to_nanos(s.absolute_expires_at),
+            revoked: s.revoked_at.map(to_nanos),
+            lifetime_nanos: u64::try_from(s.lifetime.as_nanos()).unwrap_or(u64::MAX),
+            sliding: s.sliding_expiration,
+            bound_user_agent: s.bound_user_agent.map(String::into_boxed_str),
+            metadata: s.metadata.map(Box::new),
+        }
+    }
+
+    fn to_session(&self) -> Session {
+        Session {
+            id: self.key.render(),
+            user_id: self.user.to_string(),
+            token: String::new(),
+            token_hash: self.hash.to_hex(),
+            created_at: from_nanos(self.created),
+            expires_at: from_nanos(self.expires),
+            metadata: self.metadata.as_deref().cloned(),
+            revoked_at: self.revoked.map(from_nanos),
+            sliding_expiration: self.sliding,
+            bound_user_agent: self.bound_user_agent.as_deref().map(str::to_owned),
+            lifetime: Duration::from_nanos(self.lifetime_nanos),
+            absolute_expires_at: from_nanos(self.absolute),
+        }
+    }
+}
+
+/// One shard: a slab of records and its indexes (holding slab slots).
+#[derive(Default)]
+struct Shard {
+    slots: Vec<Option<Record>>,
+    free: Vec<u32>,
+    by_hash: HashTable<u32>,
+    by_id: HashTable<u32>,
+    by_user: HashMap<Arc<str>, Vec<u32>>,
+    /// Min-heap of (expiry, slot). Entries go stale when a session slides, rotates out
+    /// of the shard or is removed; purge skips those, so no update ever searches it.
+    expiry: BinaryHeap<Reverse<(i64, u32)>>,
+    len: usize,
+}
+
+/// Hash-table key for a token hash: it is already uniformly random.
+fn hash_key(hash: &TokenHash) -> u64 {
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(&hash.0[8..16]);
+    u64::from_le_bytes(eight)
+}
+
+fn shard_of(hash: &TokenHash) -> usize {
+    hash.0[0] as usize % SHARDS
+}
+
+impl Shard {
+    fn record(&self, slot: u32) -> Option<&Record> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    fn slot_by_hash(&self, hash: &TokenHash) -> Option<u32> {
+        self.by_hash
+            .find(hash_key(hash), |&s| {
+                self.record(s).is_some_and(|r| r.hash == *hash)
+            })
+            .copied()
+    }
+
+    fn slot_by_id(&self, key: &SessionKey, id_hash: u64) -> Option<u32> {
+        self.by_id
+            .find(id_hash, |&s| self.record(s).is_some_and(|r| r.key == *key))
+            .copied()
+    }
+
+    fn user_arc(&self, user_id: &str) -> Option<Arc<str>> {
+        self.by_user.get_key_value(user_id).map(|(k, _)| k.clone())
+    }
+
+    fn add(&mut self, record: Record, hasher: &DefaultHashBuilder) -> u32 {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let Shard {
+            slots,
+            by_hash,
+            by_id,
+            by_user,
+            expiry,
+            ..
+        } = self;
+        let rehash_hash = |s: &u32| {
+            slots[*s as usize]
+                .as_ref()
+                .map_or(0, |r: &Record| hash_key(&r.hash))
+        };
+        by_hash.insert_unique(hash_key(&record.hash), slot, rehash_hash);
+        let rehash_id = |s: &u32| {
+            slots[*s as usize]
+                .as_ref()
+                .map_or(0, |r: &Record| hasher.hash_one(&r.key))
+        };
+        by_id.insert_unique(hasher.hash_one(&record.key), slot, rehash_id);
+        by_user.entry(record.user.clone()).or_default().push(slot);
+        expiry.push(Reverse((record.expires, slot)));
+        slots[slot as usize] = Some(record);
+        self.len += 1;
+        slot
+    }
+
+    fn take(&mut self, slot: u32, hasher: &DefaultHashBuilder) -> Option<Record> {
+        let record = self.slots.get_mut(slot as usize)?.take()?;
+        if let Ok(entry) = self.by_hash.find_entry(hash_key(&record.hash), |&s| s == slot) {
+            entry.remove();
+        }
+        if let Ok(entry) = self
+            .by_id
+            .find_entry(hasher.hash_one(&record.key), |&s| s == slot)
+        {
+            entry.remove();
+        }
+        if let Some(list) = self.by_user.get_mut(&*record.user) {
+            if let Some(pos) = list.iter().position(|&s| s == slot) {
+                list.swap_remove(pos);
+            }
+            if list.is_empty() {
+                self.by_user.remove(&*record.user);
+            }
+        }
+        self.free.push(slot);
+        self.len -= 1;
+        Some(record)
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore {
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            id_hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    fn read_all(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.read()).collect()
+    }
+
+    fn write_all(&self) -> Vec<RwLockWriteGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.write()).collect()
+    }
+
+    fn parse_hash(token_hash: &str) -> Option<TokenHash> {
+        TokenHash::from_hex(token_hash)
+    }
+}
+
+fn store_error(reason: impl Into<String>) -> SessionError {
+    SessionError::Store {
+        reason: reason.into(),
+    }
+}
+
+impl SessionStore for MemoryStore {
+    fn insert(&self, session: Session) -> Result<()> {
+        let hash = Self::parse_hash(&session.token_hash)
+            .ok_or_else(|| store_error("token_hash is not 64 hex digits"))?;
+        let key = SessionKey::parse(&session.id);
+        let id_hash = self.id_hasher.hash_one(&key);
+        let mut shards = self.write_all();
+        if shards.iter().any(|s| s.slot_by_id(&key, id_hash).is_some()) {
+            return Err(store_error(format!("duplicate session id {}", session.id)));
+        }
+        let target = &mut shards[shard_of(&hash)];
+        if target.slot_by_hash(&hash).is_some() {
+            return Err(store_error("duplicate token hash"));
+        }
+        let user = target
+            .user_arc(&session.user_id)
+            .unwrap_or_else(|| Arc::from(session.user_id.as_str()));
+        target.add(Record::from_session(session, hash, user), &self.id_hasher);
+        Ok(())
+    }
+
+    fn get(&self, session_id: String) -> Result<Option<Session>> {
+        let key = SessionKey::parse(&session_id);
+        let id_hash = self.id_hasher.hash_one(&key);
+        let shards = self.read_all();
+        Ok(shards.iter().find_map(|s| {
+            s.slot_by_id(&key, id_hash)
+                .and_then(|slot| s.record(slot))
+                .map(Record::to_session)
+        }))
+    }
+
+    fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>> {
+        let Some(hash) = Self::parse_hash(&token_hash) else {
+            return Ok(None);
+        };
+        let shard = self.shards[shard_of(&hash)].read();
+        Ok(shard
+            .slot_by_hash(&hash)
+            .and_then(|slot| shard.record(slot))
+            .map(Record::to_session))
+    }
+
+    fn compare_and_swap(&self, expected_token_hash: String, session: Session) -> Result<bool> {
+        let Some(old) = Self::parse_hash(&expected_token_hash) else {
+            return Ok(false);
+        };
+        let new = Self::parse_hash(&session.token_hash)
+            .ok_or_else(|| store_error("token_hash is not 64 hex digits"))?;
+        let (from, to) = (shard_of(&old), shard_of(&new));
+        let (lo, hi) = (from.min(to), from.max(to));
+        let mut lo_guard = self.shards[lo].write();
+        let mut hi_guard = (lo != hi).then(|| self.shards[hi].write());
+        let (src, dst): (&mut Shard, Option<&mut Shard>) = match hi_guard.as_deref_mut() {
+            None => (&mut lo_guard, None),
+            Some(hi_shard) if from == lo => (&mut lo_guard, Some(hi_shard)),
+            Some(hi_shard) => (hi_shard, Some(&mut lo_guard)),
+        };
+        let Some(slot) = src.slot_by_hash(&old) else {
+            return Ok(false);
+        };
+        let key = SessionKey::parse(&session.id);
+        if src.record(slot).map(|r| &r.key) != Some(&key) {
+            return Ok(false);
+        }
+        if new != old && dst.as_ref().map_or(src.slot_by_hash(&new), |d| d.slot_by_hash(&new)).is_some() {
+            return Err(store_error("duplicate token hash"));
+        }
+        let Some(previous) = src.take(slot, &self.id_hasher) else {
+            return Ok(false);
+        };
+        let home = dst.unwrap_or(src);
+        let user = if *previous.user == *session.user_id {
+            previous.user
+        } else {
+            home.user_arc(&session.user_id)
+                .unwrap_or_else(|| Arc::from(session.user_id.as_str()))
+        };
+        home.add(Record::from_session(session, new, user), &self.id_hasher);
+        Ok(true)
+    }
+
+    fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
+        let shards = self.read_all();
+        let mut out = Vec::new();
+        for shard in &shards {
+            if let Some(slots) = shard.by_user.get(user_id.as_str()) {
+                out.extend(
+                    slots
+                        .iter()
+                        .filter_map(|&s| shard.record(s))
+                        .map(Record::to_session),
+                );
+            }
+        }
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64> {
+        let at = to_nanos(at);
+        let mut shards = self.write_all();
+        let mut revoked = 0;
+        for shard in shards.iter_mut() {
+            let Shard { slots, by_user, .. } = &mut **shard;
+            for &slot in by_user.get(user_id.as_str()).into_iter().flatten() {
+                if let Some(record) = slots.get_mut(slot as usize).and_then(Option::as_mut) {
+                    if record.revoked.is_none() {
+                        record.revoked = Some(at);
+                        revoked += 1;
+                    }
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    fn purge_expired(&self, now: SystemTime) -> Result<u64> {
+        let now = to_nanos(now);
+        let mut purged = 0;
+        for shard in self.shards.iter() {
+            let mut shard = shard.write();
+            while let Some(&Reverse((expires, slot))) = shard.expiry.peek() {
+                if expires > now {
+                    break;
+                }
+                shard.expiry.pop();
+                if shard.record(slot).is_some_and(|r| r.expires <= now)
+                    && shard.take(slot, &self.id_hasher).is_some()
+                {
+                    purged += 1;
+                }
+            }
+        }
+        Ok(purged)
+    }
+
+    fn count(&self) -> Result<u64> {
+        Ok(self.shards.iter().map(|s| s.read().len as u64).sum())
+    }
+}

@@ -1,0 +1,112 @@
+//! Tokens: generation from the OS CSPRNG, SHA-256 hashing, constant-time comparison.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::rngs::OsRng;
+use rand::TryRngCore as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+
+use crate::error::{Result, SessionError};
+
+/// Number of random bytes in tokens issued by the library (256 bits).
+pub const DEFAULT_TOKEN_BYTES: u32 = 32;
+/// Fewest random bytes a token may have (128 bits, above OWASP's 64-bit floor).
+pub const MIN_TOKEN_BYTES: u32 = 16;
+/// Most random bytes a token may have.
+pub const MAX_TOKEN_BYTES: u32 = 1024;
+/// Longest token string `validate` will hash; longer input is rejected as invalid
+/// without work proportional to its length.
+pub const MAX_TOKEN_CHARS: usize = 2048;
+
+/// A SHA-256 digest of a token: the only form in which a token is ever stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    /// Hashes a raw token.
+    pub fn of(token: &str) -> Self {
+        TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Parses a lowercase (or uppercase) hex digest; `None` if it is not 64 hex digits.
+    pub fn from_hex(hex_digest: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(hex_digest, &mut out).ok()?;
+        Some(TokenHash(out))
+    }
+
+    /// The lowercase hex form used in records and stores.
+    pub fn to_hex(self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Compares two digests in constant time.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// Draws `bytes` random bytes from the OS CSPRNG and encodes them as base64url without
+/// padding (32 bytes give 43 characters).
+pub fn generate(bytes: u32) -> Result<String> {
+    if !(MIN_TOKEN_BYTES..=MAX_TOKEN_BYTES).contains(&bytes) {
+        return Err(SessionError::InvalidTokenLength {
+            bytes,
+            min: MIN_TOKEN_BYTES,
+            max: MAX_TOKEN_BYTES,
+        });
+    }
+    let mut buf = vec![0u8; bytes as usize];
+    OsRng.try_fill_bytes(&mut buf).map_err(|e| SessionError::Random {
+        reason: e.to_string(),
+    })?;
+    Ok(URL_SAFE_NO_PAD.encode(&buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_sha256_vector() {
+        assert_eq!(
+            TokenHash::of("abc").to_hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn hex_round_trip_and_rejects_bad_hex() {
+        let h = TokenHash::of("x");
+        assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(TokenHash::from_hex("zz"), None);
+        assert_eq!(TokenHash::from_hex(&"a".repeat(63)), None);
+    }
+
+    #[test]
+    fn debug_shows_only_a_prefix() {
+        let h = TokenHash::of("secret");
+        let shown = format!("{h:?}");
+        assert!(!shown.contains(&h.to_hex()));
+    }
+
+    #[test]
+    fn generate_rejects_out_of_range_lengths() {
+        assert!(matches!(
+            generate(MIN_TOKEN_BYTES - 1),
+            Err(SessionError::InvalidTokenLength { .. })
+        ));
+        assert!(matches!(
+            generate(MAX_TOKEN_BYTES + 1),
+            Err(SessionError::InvalidTokenLength { .. })
+        ));
+        assert_eq!(generate(32).map(|t| t.len()), Ok(43));
+    }
+}
