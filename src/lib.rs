@@ -9,7 +9,9 @@
 uniffi::setup_scaffolding!();
 
 mod clock;
+mod durable;
 mod error;
+mod interchange;
 mod manager;
 mod model;
 mod rules;
@@ -25,7 +27,7 @@ pub use model::{
     CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError,
     ValidationResult, DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
 };
-pub use store::{MemoryStore, SessionStore};
+pub use store::{MemoryStore, SessionStore, SqliteStore};
 pub use token::{DEFAULT_TOKEN_BYTES, MAX_TOKEN_BYTES, MIN_TOKEN_BYTES};
 
 use rules::Policy;

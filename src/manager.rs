@@ -58,6 +58,16 @@ impl SessionManager {
         self.clock.now()
     }
 
+    /// The store this manager works on (for export and import).
+    pub(crate) fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// The validated configuration (for import's defaults and limits).
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Looks a presented token up; `None` for anything that is not a live token hash.
     fn lookup(&self, token: &str) -> Result<Option<(Session, TokenHash)>> {
         if token.is_empty() || token.len() > MAX_TOKEN_CHARS {

@@ -100,7 +100,8 @@ impl Policy {
         })
     }
 
-    fn check_metadata(&self, metadata: &HashMap<String, String>) -> Result<()> {
+    /// Checks metadata against the configured entry and byte limits.
+    pub(crate) fn check_metadata(&self, metadata: &HashMap<String, String>) -> Result<()> {
         if metadata.len() > self.max_metadata_entries as usize {
             return Err(SessionError::MetadataTooLarge {
                 reason: format!(

@@ -10,8 +10,10 @@ use crate::error::Result;
 use crate::model::Session;
 
 pub mod memory;
+pub mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
 
 /// Storage for sessions, indexed by id, token hash and user.
 ///
@@ -48,4 +50,8 @@ pub trait SessionStore: Send + Sync {
 
     /// How many sessions are stored (revoked and expired ones included, until purged).
     fn count(&self) -> Result<u64>;
+
+    /// Every stored session (revoked and expired ones included, until purged), oldest
+    /// first. Used to export a store; costs in proportion to the store's size.
+    fn all_sessions(&self) -> Result<Vec<Session>>;
 }

@@ -1,0 +1,33 @@
+//! The durable manager: sessions kept in a SQLite database file.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::error::Result;
+use crate::manager::SessionManager;
+use crate::model::SessionConfig;
+use crate::rules::Policy;
+use crate::store::SqliteStore;
+
+#[uniffi::export]
+impl SessionManager {
+    /// A manager keeping sessions in the SQLite database file at `path`, created if
+    /// missing, using the system clock unless `clock` is given.
+    ///
+    /// Sessions survive restarts, and every process that opens the same file sees the
+    /// others' changes on its next call (a session revoked in one process fails
+    /// validation in another at once). Fails with `Store` if the file is not a sessions
+    /// database (it is then left untouched) or cannot be opened or created, and with
+    /// `InvalidConfig` / `InvalidLifetime` for a bad configuration (checked first, so no
+    /// file is created for it).
+    #[uniffi::constructor(default(clock = None))]
+    pub fn open(
+        path: String,
+        config: SessionConfig,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Arc<Self>> {
+        Policy::from_config(&config)?;
+        let store = SqliteStore::open(&path)?;
+        Self::with_parts(config, Arc::new(store), clock).map(Arc::new)
+    }
+}
