@@ -551,12 +551,19 @@ fn a_database_with_damaged_pages_gives_store_errors_not_panics() {
         let manager = open(&path.display().to_string(), None);
         (0..200).map(|_| create(&manager, "alice").token).collect()
     };
+    SqliteStore::open(&path)
+        .and_then(|store| store.check_integrity())
+        .expect("sound before the damage");
     let mut bytes = std::fs::read(&path).expect("read");
     let len = bytes.len();
     for b in &mut bytes[4096..len] {
         *b ^= 0x5a;
     }
     std::fs::write(&path, &bytes).expect("write");
+    if let Ok(store) = SqliteStore::open(&path) {
+        let checked = store.check_integrity();
+        assert!(is_store_error(&checked), "{checked:?}");
+    }
     match SessionManager::open(path.display().to_string(), SessionConfig::default(), None) {
         Err(e) => assert!(matches!(e, SessionError::Store { .. }), "{e:?}"),
         Ok(manager) => {
