@@ -64,9 +64,11 @@ pub fn generate(bytes: u32) -> Result<String> {
         });
     }
     let mut buf = vec![0u8; bytes as usize];
-    OsRng.try_fill_bytes(&mut buf).map_err(|e| SessionError::Random {
-        reason: e.to_string(),
-    })?;
+    OsRng
+        .try_fill_bytes(&mut buf)
+        .map_err(|e| SessionError::Random {
+            reason: e.to_string(),
+        })?;
     Ok(URL_SAFE_NO_PAD.encode(&buf))
 }
 

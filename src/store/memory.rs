@@ -202,7 +202,10 @@ impl Shard {
 
     fn take(&mut self, slot: u32, hasher: &DefaultHashBuilder) -> Option<Record> {
         let record = self.slots.get_mut(slot as usize)?.take()?;
-        if let Ok(entry) = self.by_hash.find_entry(hash_key(&record.hash), |&s| s == slot) {
+        if let Ok(entry) = self
+            .by_hash
+            .find_entry(hash_key(&record.hash), |&s| s == slot)
+        {
             entry.remove();
         }
         if let Ok(entry) = self
@@ -315,10 +318,16 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         };
         let key = SessionKey::parse(&session.id);
-        if src.record(slot).map(|r| &r.key) != Some(&key) {
-            return Ok(false);
+        match src.record(slot) {
+            Some(r) if r.key == key && r.revoked.is_none() => {}
+            _ => return Ok(false),
         }
-        if new != old && dst.as_ref().map_or(src.slot_by_hash(&new), |d| d.slot_by_hash(&new)).is_some() {
+        if new != old
+            && dst
+                .as_ref()
+                .map_or(src.slot_by_hash(&new), |d| d.slot_by_hash(&new))
+                .is_some()
+        {
             return Err(store_error("duplicate token hash"));
         }
         let Some(previous) = src.take(slot, &self.id_hasher) else {
