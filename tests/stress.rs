@@ -110,11 +110,10 @@ fn worker(seed: usize, m: &SessionManager, ledger: &Mutex<Ledger>, created: &Ato
                     );
                     let mut l = ledger.lock();
                     l.rotated_out.push(token);
-                    if l.live.contains_key(&id) {
-                        l.live.insert(id, next.token);
-                    } else {
+                    match l.live.get_mut(&id) {
+                        Some(latest) => *latest = next.token,
                         // Destroyed by another thread around our rotation.
-                        l.revoked.push(next.token);
+                        None => l.revoked.push(next.token),
                     }
                 }
             }
