@@ -32,13 +32,13 @@ impl TokenHash {
     /// Parses a lowercase (or uppercase) hex digest; `None` if it is not 64 hex digits.
     pub fn from_hex(hex_digest: &str) -> Option<Self> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_digest, &mut out).ok()?;
+        const_hex::decode_to_slice(hex_digest, &mut out).ok()?;
         Some(TokenHash(out))
     }
 
     /// The lowercase hex form used in records and stores.
     pub fn to_hex(self) -> String {
-        hex::encode(self.0)
+        const_hex::encode(self.0)
     }
 
     /// Compares two digests in constant time.
@@ -49,7 +49,7 @@ impl TokenHash {
 
 impl std::fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+        write!(f, "TokenHash({}…)", const_hex::encode(&self.0[..4]))
     }
 }
 
