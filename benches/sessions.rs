@@ -1,1 +1,176 @@
-fn main() {}
+//! Benchmarks of the in-memory manager at 1 thousand and 1 million sessions:
+//! create, validate (hit and miss), refresh, purge; plus validate throughput on
+//! 1 and 2 threads (memory per session is measured by `benches/memory.rs`). `scripts/benchmarks.py` turns the results into
+//! BENCHMARKS.md.
+
+use std::fs;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use criterion::{criterion_group, BenchmarkId, Criterion};
+use parking_lot::Mutex;
+use sessions::{Clock, CreateSessionOptions, SessionConfig, SessionError, SessionManager};
+
+const SIZES: [usize; 2] = [1_000, 1_000_000];
+
+struct BenchClock(Mutex<SystemTime>);
+
+impl Clock for BenchClock {
+    fn now(&self) -> Result<SystemTime, SessionError> {
+        Ok(*self.0.lock())
+    }
+}
+
+impl BenchClock {
+    fn advance(&self, d: Duration) {
+        *self.0.lock() += d;
+    }
+}
+
+struct Fixture {
+    manager: Arc<SessionManager>,
+    clock: Arc<BenchClock>,
+    tokens: Vec<String>,
+}
+
+fn fixture(size: usize) -> Fixture {
+    let clock = Arc::new(BenchClock(Mutex::new(
+        UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+    )));
+    let manager = SessionManager::new(
+        SessionConfig::default(),
+        Some(clock.clone() as Arc<dyn Clock>),
+    )
+    .expect("default config is valid");
+    let tokens = (0..size)
+        .map(|i| {
+            manager
+                .create(CreateSessionOptions::for_user(format!("user-{}", i / 10)))
+                .expect("create")
+                .token
+        })
+        .collect();
+    Fixture {
+        manager,
+        clock,
+        tokens,
+    }
+}
+
+fn bench_all(c: &mut Criterion) {
+    for size in SIZES {
+        let mut f = fixture(size);
+        let mut group = c.benchmark_group("manager");
+        group.sample_size(if size > 10_000 { 30 } else { 100 });
+
+        group.bench_with_input(BenchmarkId::new("validate_hit", size), &size, |b, _| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = (i + 7919) % f.tokens.len();
+                black_box(
+                    f.manager
+                        .validate(f.tokens[i].clone(), None)
+                        .expect("validate"),
+                )
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("validate_miss", size), &size, |b, _| {
+            let miss = "x".repeat(43);
+            b.iter(|| black_box(f.manager.validate(miss.clone(), None).expect("validate")))
+        });
+        group.bench_with_input(BenchmarkId::new("create", size), &size, |b, _| {
+            b.iter(|| {
+                black_box(
+                    f.manager
+                        .create(CreateSessionOptions::for_user("bench"))
+                        .expect("create"),
+                )
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("refresh", size), &size, |b, _| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = (i + 7919) % f.tokens.len();
+                let next = f
+                    .manager
+                    .refresh(f.tokens[i].clone(), None)
+                    .expect("refresh");
+                f.tokens[i] = next.token;
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("purge_per_session", size),
+            &size,
+            |b, _| b.iter_custom(|iters| purge_time(&f, iters)),
+        );
+        group.finish();
+    }
+}
+
+/// Time to purge `iters` expired sessions from a store that also holds `f`'s live ones.
+fn purge_time(f: &Fixture, iters: u64) -> Duration {
+    let short = CreateSessionOptions {
+        expires_in: Some(Duration::from_secs(1)),
+        ..CreateSessionOptions::for_user("short")
+    };
+    for _ in 0..iters {
+        f.manager.create(short.clone()).expect("create");
+    }
+    f.clock.advance(Duration::from_secs(1));
+    let start = Instant::now();
+    let purged = f.manager.purge_expired().expect("purge");
+    let elapsed = start.elapsed();
+    assert_eq!(purged, iters);
+    elapsed
+}
+
+/// Validations per second with `threads` threads on one manager.
+fn validate_throughput(f: &Fixture, threads: usize) -> f64 {
+    const PER_THREAD: usize = 2_000_000;
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            s.spawn(move || {
+                let mut i = t * 104_729;
+                for _ in 0..PER_THREAD {
+                    i = (i + 7919) % f.tokens.len();
+                    black_box(
+                        f.manager
+                            .validate(f.tokens[i].clone(), None)
+                            .expect("validate"),
+                    );
+                }
+            });
+        }
+    });
+    (threads * PER_THREAD) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn extra_figures() {
+    let mut lines = Vec::new();
+    let f = fixture(1_000_000);
+    let one = validate_throughput(&f, 1);
+    let two = validate_throughput(&f, 2);
+    lines.push(format!(
+        "{{\"figure\":\"throughput\",\"sessions\":1000000,\"one_thread_per_s\":{one:.0},\"two_threads_per_s\":{two:.0},\"speedup\":{:.2}}}",
+        two / one
+    ));
+    for l in &lines {
+        println!("{l}");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
+    let dir = std::path::Path::new(&target).join("criterion");
+    if fs::create_dir_all(&dir).is_ok() {
+        let _ = fs::write(dir.join("throughput.jsonl"), lines.join("\n") + "\n");
+    }
+}
+
+criterion_group!(benches, bench_all);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    extra_figures();
+}

@@ -24,8 +24,8 @@ pub use clock::{Clock, SystemClock};
 pub use error::SessionError;
 pub use manager::SessionManager;
 pub use model::{
-    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError,
-    ValidationResult, DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
+    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
+    DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
 };
 pub use store::{MemoryStore, SessionStore, SqliteStore};
 pub use token::{DEFAULT_TOKEN_BYTES, MAX_TOKEN_BYTES, MIN_TOKEN_BYTES};

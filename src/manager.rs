@@ -6,8 +6,7 @@ use std::time::SystemTime;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Result, SessionError};
 use crate::model::{
-    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError,
-    ValidationResult,
+    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
 };
 use crate::rules::{self, Policy};
 use crate::store::{MemoryStore, SessionStore};
@@ -112,7 +111,11 @@ impl SessionManager {
         let mut stored = session.clone();
         stored.token.clear();
         self.store.insert(stored)?;
-        log::debug!("session {} created for user {}", session.id, session.user_id);
+        log::debug!(
+            "session {} created for user {}",
+            session.id,
+            session.user_id
+        );
         Ok(session)
     }
 
@@ -134,7 +137,10 @@ impl SessionManager {
                 return Ok(ValidationResult::ok(session));
             };
             session.expires_at = expires_at;
-            if self.store.compare_and_swap(hash.to_hex(), session.clone())? {
+            if self
+                .store
+                .compare_and_swap(hash.to_hex(), session.clone())?
+            {
                 return Ok(ValidationResult::ok(session));
             }
         }
@@ -232,4 +238,3 @@ impl SessionManager {
         self.prefix.clone()
     }
 }
-

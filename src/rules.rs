@@ -114,10 +114,7 @@ impl Policy {
         let bytes: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
         if bytes > self.max_metadata_bytes as usize {
             return Err(SessionError::MetadataTooLarge {
-                reason: format!(
-                    "{bytes} bytes, at most {} allowed",
-                    self.max_metadata_bytes
-                ),
+                reason: format!("{bytes} bytes, at most {} allowed", self.max_metadata_bytes),
             });
         }
         Ok(())

@@ -32,13 +32,13 @@ impl TokenHash {
     /// Parses a lowercase (or uppercase) hex digest; `None` if it is not 64 hex digits.
     pub fn from_hex(hex_digest: &str) -> Option<Self> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_digest, &mut out).ok()?;
+        const_hex::decode_to_slice(hex_digest, &mut out).ok()?;
         Some(TokenHash(out))
     }
 
     /// The lowercase hex form used in records and stores.
     pub fn to_hex(self) -> String {
-        hex::encode(self.0)
+        const_hex::encode(self.0)
     }
 
     /// Compares two digests in constant time.
@@ -49,7 +49,7 @@ impl TokenHash {
 
 impl std::fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+        write!(f, "TokenHash({}…)", const_hex::encode(&self.0[..4]))
     }
 }
 
@@ -64,9 +64,11 @@ pub fn generate(bytes: u32) -> Result<String> {
         });
     }
     let mut buf = vec![0u8; bytes as usize];
-    OsRng.try_fill_bytes(&mut buf).map_err(|e| SessionError::Random {
-        reason: e.to_string(),
-    })?;
+    OsRng
+        .try_fill_bytes(&mut buf)
+        .map_err(|e| SessionError::Random {
+            reason: e.to_string(),
+        })?;
     Ok(URL_SAFE_NO_PAD.encode(&buf))
 }
 

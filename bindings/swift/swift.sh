@@ -90,9 +90,21 @@ unmount_all() {
   MOUNTED=()
 }
 trap unmount_all EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# On a signal: pass it to swift as SIGINT (SwiftPM cancels cleanly on SIGINT
+# and stops its compiler processes; on SIGTERM it leaves them behind), wait
+# for it, then exit, which unmounts via the EXIT trap.
+CHILD=
+# shellcheck disable=SC2329 # (called from the traps below)
+on_signal() {
+  if [[ -n $CHILD ]]; then
+    kill -INT "$CHILD" 2>/dev/null || true
+    wait "$CHILD" 2>/dev/null || true
+  fi
+  exit "$1"
+}
+trap 'on_signal 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 # mount_in ROOT_DIR HOST_DIR: bind HOST_DIR at the same path under ROOT_DIR.
 mount_in() {
@@ -249,6 +261,14 @@ while IFS= read -r name; do
   esac
 done < <(compgen -e)
 
+# swift runs in the background so that signals reach the traps above at
+# once; --default-signal undoes the SIGINT-ignore bash gives background jobs,
+# so Ctrl-C still reaches swift directly too; <&0 keeps stdin (bash would
+# give a background job /dev/null).
+chroot "$ROOT" /usr/bin/env -i --default-signal=INT --chdir="$CWD" \
+  "${ENV[@]}" swift "$@" <&0 &
+CHILD=$!
 rc=0
-chroot "$ROOT" /usr/bin/env -i --chdir="$CWD" "${ENV[@]}" swift "$@" || rc=$?
+wait "$CHILD" || rc=$?
+CHILD=
 exit "$rc"

@@ -1,11 +1,13 @@
 //! The in-memory store: sharded by token hash, indexed by id, token hash, user and
-//! expiry, about 200 bytes per session.
+//! expiry, about 250 bytes per session.
 //!
-//! Each shard holds a slab of compact records plus its indexes. A session lives in the
-//! shard chosen by its token hash, so `validate` touches one shard's read lock and
-//! threads rarely contend. Operations that must see every shard at once (insert's
-//! uniqueness check, lookups by id, user-wide operations) lock all shards in index
-//! order; a rotation locks its two shards in index order, so no order can deadlock.
+//! Each shard holds a slab of compact records plus its id, hash and expiry indexes. A
+//! session lives in the shard chosen by its token hash, so `validate` touches one
+//! shard's read lock and threads rarely contend. Operations that must see every shard at
+//! once (insert's uniqueness check, lookups by id, user-wide operations) lock all shards
+//! in index order; a rotation locks its two shards in index order. The user index maps
+//! a user to session ids (which never change) and is locked after the shards, so no
+//! order of locks can deadlock.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -14,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::clock::{from_nanos, to_nanos};
 use crate::error::{Result, SessionError};
@@ -27,6 +29,7 @@ const SHARDS: usize = 16;
 /// Sessions kept in this process's memory; gone when the process ends.
 pub struct MemoryStore {
     shards: Box<[RwLock<Shard>]>,
+    users: Mutex<hashbrown::HashMap<Arc<str>, Vec<SessionKey>>>,
     id_hasher: DefaultHashBuilder,
 }
 
@@ -61,8 +64,15 @@ impl SessionKey {
 
     fn render(&self) -> String {
         match self {
-            SessionKey::Uuid(b) => uuid::Uuid::from_bytes(*b).hyphenated().to_string(),
-            SessionKey::Text(s) => s.to_string(),
+            SessionKey::Uuid(b) => {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                String::from(
+                    uuid::Uuid::from_bytes(*b)
+                        .hyphenated()
+                        .encode_lower(&mut buf),
+                )
+            }
+            SessionKey::Text(s) => String::from(&**s),
         }
     }
 }
@@ -79,7 +89,7 @@ struct Record {
     lifetime_nanos: u64,
     sliding: Option<bool>,
     bound_user_agent: Option<Box<str>>,
-    // Boxed on purpose: 8 bytes per record instead of 48 when (usually) absent.
+    /// Boxed so a record without metadata spends 8 bytes on it, not 48.
     #[allow(clippy::box_collection)]
     metadata: Option<Box<HashMap<String, String>>>,
 }
@@ -104,7 +114,7 @@ impl Record {
     fn to_session(&self) -> Session {
         Session {
             id: self.key.render(),
-            user_id: self.user.to_string(),
+            user_id: String::from(&*self.user),
             token: String::new(),
             token_hash: self.hash.to_hex(),
             created_at: from_nanos(self.created),
@@ -126,7 +136,6 @@ struct Shard {
     free: Vec<u32>,
     by_hash: HashTable<u32>,
     by_id: HashTable<u32>,
-    by_user: HashMap<Arc<str>, Vec<u32>>,
     /// Min-heap of (expiry, slot). Entries go stale when a session slides, rotates out
     /// of the shard or is removed; purge skips those, so no update ever searches it.
     expiry: BinaryHeap<Reverse<(i64, u32)>>,
@@ -163,10 +172,6 @@ impl Shard {
             .copied()
     }
 
-    fn user_arc(&self, user_id: &str) -> Option<Arc<str>> {
-        self.by_user.get_key_value(user_id).map(|(k, _)| k.clone())
-    }
-
     fn add(&mut self, record: Record, hasher: &DefaultHashBuilder) -> u32 {
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -179,7 +184,6 @@ impl Shard {
             slots,
             by_hash,
             by_id,
-            by_user,
             expiry,
             ..
         } = self;
@@ -195,7 +199,6 @@ impl Shard {
                 .map_or(0, |r: &Record| hasher.hash_one(&r.key))
         };
         by_id.insert_unique(hasher.hash_one(&record.key), slot, rehash_id);
-        by_user.entry(record.user.clone()).or_default().push(slot);
         expiry.push(Reverse((record.expires, slot)));
         slots[slot as usize] = Some(record);
         self.len += 1;
@@ -204,7 +207,10 @@ impl Shard {
 
     fn take(&mut self, slot: u32, hasher: &DefaultHashBuilder) -> Option<Record> {
         let record = self.slots.get_mut(slot as usize)?.take()?;
-        if let Ok(entry) = self.by_hash.find_entry(hash_key(&record.hash), |&s| s == slot) {
+        if let Ok(entry) = self
+            .by_hash
+            .find_entry(hash_key(&record.hash), |&s| s == slot)
+        {
             entry.remove();
         }
         if let Ok(entry) = self
@@ -212,14 +218,6 @@ impl Shard {
             .find_entry(hasher.hash_one(&record.key), |&s| s == slot)
         {
             entry.remove();
-        }
-        if let Some(list) = self.by_user.get_mut(&*record.user) {
-            if let Some(pos) = list.iter().position(|&s| s == slot) {
-                list.swap_remove(pos);
-            }
-            if list.is_empty() {
-                self.by_user.remove(&*record.user);
-            }
         }
         self.free.push(slot);
         self.len -= 1;
@@ -232,8 +230,52 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            users: Mutex::new(hashbrown::HashMap::new()),
             id_hasher: DefaultHashBuilder::default(),
         }
+    }
+
+    /// Records `key` under `user_id` and returns the shared user name.
+    fn index_user(&self, user_id: &str, key: SessionKey) -> Arc<str> {
+        let mut users = self.users.lock();
+        if let Some((name, keys)) = users.get_key_value_mut(user_id) {
+            keys.push(key);
+            return name.clone();
+        }
+        let name: Arc<str> = Arc::from(user_id);
+        users.insert(name.clone(), vec![key]);
+        name
+    }
+
+    /// Forgets `key` under `user`.
+    fn unindex_user(&self, user: &str, key: &SessionKey) {
+        let mut users = self.users.lock();
+        if let Some(keys) = users.get_mut(user) {
+            if let Some(pos) = keys.iter().position(|k| k == key) {
+                keys.swap_remove(pos);
+            }
+            if keys.is_empty() {
+                users.remove(user);
+            }
+        }
+    }
+
+    /// The ids of a user's sessions (call with the shards locked).
+    fn user_keys(&self, user_id: &str) -> Vec<SessionKey> {
+        self.users.lock().get(user_id).cloned().unwrap_or_default()
+    }
+
+    /// Finds the shard and slot of a session id among locked shards.
+    fn locate<S: std::ops::Deref<Target = Shard>>(
+        &self,
+        shards: &[S],
+        key: &SessionKey,
+    ) -> Option<(usize, u32)> {
+        let id_hash = self.id_hasher.hash_one(key);
+        shards
+            .iter()
+            .enumerate()
+            .find_map(|(i, s)| s.slot_by_id(key, id_hash).map(|slot| (i, slot)))
     }
 
     fn read_all(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
@@ -260,31 +302,26 @@ impl SessionStore for MemoryStore {
         let hash = Self::parse_hash(&session.token_hash)
             .ok_or_else(|| store_error("token_hash is not 64 hex digits"))?;
         let key = SessionKey::parse(&session.id);
-        let id_hash = self.id_hasher.hash_one(&key);
         let mut shards = self.write_all();
-        if shards.iter().any(|s| s.slot_by_id(&key, id_hash).is_some()) {
+        if self.locate(&shards, &key).is_some() {
             return Err(store_error(format!("duplicate session id {}", session.id)));
         }
         let target = &mut shards[shard_of(&hash)];
         if target.slot_by_hash(&hash).is_some() {
             return Err(store_error("duplicate token hash"));
         }
-        let user = target
-            .user_arc(&session.user_id)
-            .unwrap_or_else(|| Arc::from(session.user_id.as_str()));
+        let user = self.index_user(&session.user_id, key);
         target.add(Record::from_session(session, hash, user), &self.id_hasher);
         Ok(())
     }
 
     fn get(&self, session_id: String) -> Result<Option<Session>> {
         let key = SessionKey::parse(&session_id);
-        let id_hash = self.id_hasher.hash_one(&key);
         let shards = self.read_all();
-        Ok(shards.iter().find_map(|s| {
-            s.slot_by_id(&key, id_hash)
-                .and_then(|slot| s.record(slot))
-                .map(Record::to_session)
-        }))
+        Ok(self
+            .locate(&shards, &key)
+            .and_then(|(i, slot)| shards[i].record(slot))
+            .map(Record::to_session))
     }
 
     fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>> {
@@ -317,10 +354,16 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         };
         let key = SessionKey::parse(&session.id);
-        if src.record(slot).map(|r| &r.key) != Some(&key) {
-            return Ok(false);
+        match src.record(slot) {
+            Some(r) if r.key == key && r.revoked.is_none() => {}
+            _ => return Ok(false),
         }
-        if new != old && dst.as_ref().map_or(src.slot_by_hash(&new), |d| d.slot_by_hash(&new)).is_some() {
+        if new != old
+            && dst
+                .as_ref()
+                .map_or(src.slot_by_hash(&new), |d| d.slot_by_hash(&new))
+                .is_some()
+        {
             return Err(store_error("duplicate token hash"));
         }
         let Some(previous) = src.take(slot, &self.id_hasher) else {
@@ -330,8 +373,8 @@ impl SessionStore for MemoryStore {
         let user = if *previous.user == *session.user_id {
             previous.user
         } else {
-            home.user_arc(&session.user_id)
-                .unwrap_or_else(|| Arc::from(session.user_id.as_str()))
+            self.unindex_user(&previous.user, &previous.key);
+            self.index_user(&session.user_id, previous.key)
         };
         home.add(Record::from_session(session, new, user), &self.id_hasher);
         Ok(true)
@@ -339,17 +382,13 @@ impl SessionStore for MemoryStore {
 
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
         let shards = self.read_all();
-        let mut out = Vec::new();
-        for shard in &shards {
-            if let Some(slots) = shard.by_user.get(user_id.as_str()) {
-                out.extend(
-                    slots
-                        .iter()
-                        .filter_map(|&s| shard.record(s))
-                        .map(Record::to_session),
-                );
-            }
-        }
+        let mut out: Vec<Session> = self
+            .user_keys(&user_id)
+            .iter()
+            .filter_map(|key| self.locate(&shards, key))
+            .filter_map(|(i, slot)| shards[i].record(slot))
+            .map(Record::to_session)
+            .collect();
         out.sort_by_key(|s| s.created_at);
         Ok(out)
     }
@@ -358,15 +397,17 @@ impl SessionStore for MemoryStore {
         let at = to_nanos(at);
         let mut shards = self.write_all();
         let mut revoked = 0;
-        for shard in shards.iter_mut() {
-            let Shard { slots, by_user, .. } = &mut **shard;
-            for &slot in by_user.get(user_id.as_str()).into_iter().flatten() {
-                if let Some(record) = slots.get_mut(slot as usize).and_then(Option::as_mut) {
-                    if record.revoked.is_none() {
-                        record.revoked = Some(at);
-                        revoked += 1;
-                    }
-                }
+        for key in self.user_keys(&user_id) {
+            let Some((i, slot)) = self.locate(&shards, &key) else {
+                continue;
+            };
+            let record = shards[i]
+                .slots
+                .get_mut(slot as usize)
+                .and_then(Option::as_mut);
+            if let Some(record) = record.filter(|r| r.revoked.is_none()) {
+                record.revoked = Some(at);
+                revoked += 1;
             }
         }
         Ok(revoked)
@@ -382,9 +423,11 @@ impl SessionStore for MemoryStore {
                     break;
                 }
                 shard.expiry.pop();
-                if shard.record(slot).is_some_and(|r| r.expires <= now)
-                    && shard.take(slot, &self.id_hasher).is_some()
-                {
+                if shard.record(slot).is_none_or(|r| r.expires > now) {
+                    continue;
+                }
+                if let Some(record) = shard.take(slot, &self.id_hasher) {
+                    self.unindex_user(&record.user, &record.key);
                     purged += 1;
                 }
             }

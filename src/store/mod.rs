@@ -34,8 +34,10 @@ pub trait SessionStore: Send + Sync {
     fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>>;
 
     /// Replaces the stored session that has `session.id`, but only if its current token
-    /// hash is still `expected_token_hash`. Returns whether it was replaced. Rotation,
-    /// revocation and sliding all go through this one atomic step.
+    /// hash is still `expected_token_hash` and it is not revoked (revocation is final:
+    /// a refresh or slide that read the session before a concurrent revocation must not
+    /// undo it). Returns whether it was replaced. Rotation, revocation and sliding all go
+    /// through this one atomic step.
     fn compare_and_swap(&self, expected_token_hash: String, session: Session) -> Result<bool>;
 
     /// Every stored session of a user, revoked and expired ones included.

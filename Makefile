@@ -1,0 +1,40 @@
+# The project's two commands: `make demo` (the main job) and `make test` (every test).
+# Both work on a fresh machine with Rust (rustup), Python 3.11 + pip, Java 17 + Maven:
+# each step installs what it needs (Rust components, PyPI packages, Maven
+# dependencies, the Swift toolchain). One cargo target directory and one (release)
+# profile serve the Rust tests and every binding, so the library is built once.
+
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+
+.PHONY: demo test setup lint test-rust test-python test-kotlin test-swift bench
+
+## The main job: install the Python package and walk one user through a session's life.
+demo:
+	bash bindings/python/demo.sh
+
+## Every test: lint, Rust (unit, integration, conformance, stress), Python, Kotlin, Swift.
+test: lint test-rust test-python test-kotlin test-swift
+	@echo "make test: all suites passed"
+
+setup:
+	rustup component add rustfmt clippy
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+
+test-rust:
+	cargo test --release
+
+test-python:
+	bash bindings/python/test.sh
+
+test-kotlin:
+	bash bindings/kotlin/test.sh
+
+test-swift:
+	bash bindings/swift/test.sh
+
+## Benchmarks (not part of `make test`): regenerates BENCHMARKS.md.
+bench:
+	python3 scripts/benchmarks.py
