@@ -986,3 +986,25 @@ fn print_timings() {
          refresh {refresh_each:?} each; export of {n} {export_all:?}; import {import_each:?} each"
     );
 }
+
+#[test]
+fn store_compare_and_swap_never_undoes_a_revocation() {
+    for_each_store(|name, store| {
+        let s = session("r", "rita", "tok-r", t(0));
+        store.insert(s.clone()).expect(name);
+        let mut revoked = s.clone();
+        revoked.revoked_at = Some(t(5));
+        assert!(store
+            .compare_and_swap(s.token_hash.clone(), revoked)
+            .expect(name));
+        // A refresh that read the session before the revocation loses.
+        let mut rotated = s.clone();
+        rotated.token_hash = hash_token("tok-r2".into());
+        assert!(!store
+            .compare_and_swap(s.token_hash.clone(), rotated)
+            .expect(name));
+        let stored = store.get("r".into()).expect(name).expect(name);
+        assert_eq!(stored.revoked_at, Some(t(5)), "{name}");
+        assert_eq!(stored.token_hash, s.token_hash, "{name}");
+    });
+}

@@ -536,7 +536,7 @@ impl SessionStore for SqliteStore {
                 "UPDATE sessions SET user_id = ?3, token_hash = ?4, created_at = ?5, \
                  expires_at = ?6, absolute_expires_at = ?7, lifetime_ns = ?8, revoked_at = ?9, \
                  sliding_expiration = ?10, bound_user_agent = ?11, metadata = ?12 \
-                 WHERE id = ?1 AND token_hash = ?2",
+                 WHERE id = ?1 AND token_hash = ?2 AND revoked_at IS NULL",
                 params![
                     session.id,
                     expected.0,
