@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Generate the Swift bindings into this package from the built Rust library.
+#
+# Usage: bindings/swift/generate.sh [path/to/libsessions.so]
+#   Default library: ${CARGO_TARGET_DIR:-<repo>/target}/release/libsessions.{so,dylib}
+#   (build it first: cargo build --release --lib --bin uniffi-bindgen).
+#
+# Writes (all git-ignored, never edit by hand):
+#   Sources/SessionsFFI/sessionsFFI.h
+#   Sources/SessionsFFI/module.modulemap   (uniffi's sessionsFFI.modulemap, renamed)
+#   Sources/Sessions/Sessions.swift
+set -euo pipefail
+
+PKG=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$PKG/../.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$REPO/$TARGET_DIR ;; esac
+
+LIB=${1:-}
+if [[ -z $LIB ]]; then
+  for candidate in "$TARGET_DIR/release/libsessions.so" "$TARGET_DIR/release/libsessions.dylib"; do
+    if [[ -f $candidate ]]; then LIB=$candidate; break; fi
+  done
+fi
+[[ -n $LIB && -f $LIB ]] || { echo "generate.sh: libsessions not found under $TARGET_DIR/release; build it first" >&2; exit 1; }
+
+BINDGEN=$TARGET_DIR/release/uniffi-bindgen
+[[ -x $BINDGEN ]] || { echo "generate.sh: $BINDGEN not found; run cargo build --release --bin uniffi-bindgen" >&2; exit 1; }
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+# From the repository root, so that uniffi.toml ([bindings.swift]) is found.
+# (Its note that swift-format is not installed is dropped; formatting is optional.)
+(cd "$REPO" && "$BINDGEN" generate --library "$LIB" --language swift --out-dir "$OUT") 2>&1 |
+  { grep -v 'swift-format' || true; } >&2
+
+for f in Sessions.swift sessionsFFI.h sessionsFFI.modulemap; do
+  [[ -f $OUT/$f ]] || { echo "generate.sh: uniffi-bindgen did not write $f" >&2; exit 1; }
+done
+# Files that did not change are left alone, so SwiftPM does not rebuild them.
+place() {
+  if ! cmp -s "$1" "$2"; then install -m 644 "$1" "$2"; fi
+}
+place "$OUT/sessionsFFI.h" "$PKG/Sources/SessionsFFI/sessionsFFI.h"
+place "$OUT/sessionsFFI.modulemap" "$PKG/Sources/SessionsFFI/module.modulemap"
+place "$OUT/Sessions.swift" "$PKG/Sources/Sessions/Sessions.swift"
+echo "generate.sh: Swift bindings generated from $LIB" >&2
