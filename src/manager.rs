@@ -200,6 +200,7 @@ impl SessionManager {
         let now = self.now()?;
         let mut sessions = self.store.list_for_user(user_id)?;
         sessions.retain(|s| s.revoked_at.is_none() && !rules::is_expired(s, now));
+        sessions.sort_by_key(|s| s.created_at);
         Ok(sessions)
     }
 

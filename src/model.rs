@@ -201,17 +201,17 @@ pub struct SessionConfig {
     /// 30 days when absent.
     #[uniffi(default)]
     pub max_lifetime: Option<Duration>,
-    /// Key prefix for key-value stores, as in the seed (`"session:"`).
+    /// Key prefix for key-value stores, as in the seed (`"session:"`); 1 to 64 bytes.
     #[uniffi(default = "session:")]
     pub prefix: String,
     /// Bind each session to the user agent found in its metadata under `userAgent`,
     /// and refuse validation and refresh from any other user agent.
     #[uniffi(default = false)]
     pub bind_to_user_agent: bool,
-    /// Most metadata entries per session (64).
+    /// Most metadata entries per session (64; at most 4096).
     #[uniffi(default = 64)]
     pub max_metadata_entries: u32,
-    /// Most metadata bytes per session, keys plus values (8 KiB).
+    /// Most metadata bytes per session, keys plus values (8 KiB; at most 1 MiB).
     #[uniffi(default = 8192)]
     pub max_metadata_bytes: u32,
 }

@@ -50,6 +50,20 @@ impl Policy {
                 "default_expires_in ({default_expires_in:?}) exceeds max_lifetime ({max_lifetime:?})"
             )));
         }
+        if config.prefix.is_empty() || config.prefix.len() > MAX_PREFIX_BYTES {
+            return Err(config_error(format!(
+                "prefix must be 1 to {MAX_PREFIX_BYTES} bytes, got {}",
+                config.prefix.len()
+            )));
+        }
+        if config.max_metadata_entries > HARD_MAX_METADATA_ENTRIES
+            || config.max_metadata_bytes > HARD_MAX_METADATA_BYTES
+        {
+            return Err(config_error(format!(
+                "metadata limits may be at most {HARD_MAX_METADATA_ENTRIES} entries and \
+                 {HARD_MAX_METADATA_BYTES} bytes"
+            )));
+        }
         Ok(Policy {
             default_expires_in,
             max_lifetime,
@@ -137,6 +151,18 @@ pub(crate) fn check_user_id(user_id: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Longest accepted key prefix, in bytes.
+const MAX_PREFIX_BYTES: usize = 64;
+/// The largest metadata limits a configuration may set.
+const HARD_MAX_METADATA_ENTRIES: u32 = 4096;
+const HARD_MAX_METADATA_BYTES: u32 = 1024 * 1024;
+
+fn config_error(reason: impl Into<String>) -> SessionError {
+    SessionError::InvalidConfig {
+        reason: reason.into(),
+    }
 }
 
 fn lifetime_error(reason: impl Into<String>) -> SessionError {

@@ -454,6 +454,30 @@ fn configuration_is_checked() {
             Err(SessionError::InvalidLifetime { .. })
         ));
     }
+    let bad_config = [
+        SessionConfig {
+            prefix: String::new(),
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            prefix: "p".repeat(65),
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            max_metadata_entries: 4097,
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            max_metadata_bytes: 1024 * 1024 + 1,
+            ..SessionConfig::default()
+        },
+    ];
+    for config in bad_config {
+        assert!(matches!(
+            SessionManager::new(config, None),
+            Err(SessionError::InvalidConfig { .. })
+        ));
+    }
     let custom = SessionConfig {
         default_expires_in: Some(HOUR),
         prefix: "app:".into(),
