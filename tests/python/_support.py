@@ -1,0 +1,127 @@
+"""Helpers shared by the Python tests: a clock you move by hand and a dict-based store,
+both implemented in Python on top of the package's base classes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import sessions
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class ManualClock(sessions.Clock):
+    """A clock that only moves when told to."""
+
+    def __init__(self, at: datetime = START):
+        self._lock = threading.Lock()
+        self._at = at
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._at
+
+    def advance(self, seconds: float = 0, **delta) -> None:
+        with self._lock:
+            self._at += timedelta(seconds=seconds, **delta)
+
+    def set(self, at: datetime) -> None:
+        with self._lock:
+            self._at = at
+
+
+class DictStore(sessions.SessionStore):
+    """A session store in Python dicts; one lock makes every method atomic."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_id: dict[str, sessions.Session] = {}
+        self._id_by_hash: dict[str, str] = {}
+        self.calls: dict[str, int] = {}
+
+    def _called(self, name):
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def insert(self, session):
+        with self._lock:
+            self._called("insert")
+            if session.id in self._by_id or session.token_hash in self._id_by_hash:
+                raise sessions.SessionError.Store(reason=f"duplicate session {session.id}")
+            self._by_id[session.id] = session
+            self._id_by_hash[session.token_hash] = session.id
+
+    def get(self, session_id):
+        with self._lock:
+            self._called("get")
+            return self._by_id.get(session_id)
+
+    def find_by_token_hash(self, token_hash):
+        with self._lock:
+            self._called("find_by_token_hash")
+            session_id = self._id_by_hash.get(token_hash)
+            return self._by_id.get(session_id) if session_id is not None else None
+
+    def compare_and_swap(self, expected_token_hash, session):
+        with self._lock:
+            self._called("compare_and_swap")
+            current = self._by_id.get(session.id)
+            if (
+                current is None
+                or current.token_hash != expected_token_hash
+                or current.revoked_at is not None
+            ):
+                return False
+            del self._id_by_hash[current.token_hash]
+            self._by_id[session.id] = session
+            self._id_by_hash[session.token_hash] = session.id
+            return True
+
+    def list_for_user(self, user_id):
+        with self._lock:
+            self._called("list_for_user")
+            mine = [s for s in self._by_id.values() if s.user_id == user_id]
+            return sorted(mine, key=lambda s: s.created_at)
+
+    def revoke_all_for_user(self, user_id, at):
+        with self._lock:
+            self._called("revoke_all_for_user")
+            count = 0
+            for s in self._by_id.values():
+                if s.user_id == user_id and s.revoked_at is None:
+                    s.revoked_at = at
+                    count += 1
+            return count
+
+    def purge_expired(self, now):
+        with self._lock:
+            self._called("purge_expired")
+            gone = [s for s in self._by_id.values() if s.expires_at <= now]
+            for s in gone:
+                del self._by_id[s.id]
+                del self._id_by_hash[s.token_hash]
+            return len(gone)
+
+    def all_sessions(self):
+        with self._lock:
+            self._called("all_sessions")
+            return sorted(self._by_id.values(), key=lambda s: s.created_at)
+
+    def count(self):
+        with self._lock:
+            self._called("count")
+            return len(self._by_id)
+
+
+def options(user_id="alice", **kwargs) -> sessions.CreateSessionOptions:
+    return sessions.CreateSessionOptions(user_id=user_id, **kwargs)
+
+
+def make_manager(kind: str, clock=None, **config) -> sessions.SessionManager:
+    """A manager over the in-memory Rust store (`kind == "memory"`) or a DictStore."""
+    cfg = sessions.SessionConfig(**config)
+    if kind == "memory":
+        return sessions.SessionManager(cfg, clock)
+    if kind == "python_dict":
+        return sessions.SessionManager.with_store(cfg, DictStore(), clock)
+    raise ValueError(kind)

@@ -1,0 +1,250 @@
+"""Runs the shared conformance scenarios (tests/conformance/scenarios/*.json, format in
+tests/conformance/README.md) with a Python clock, against the Rust in-memory store and
+against a store implemented in Python (DictStore)."""
+
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import sessions
+from _support import DictStore, ManualClock
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "conformance" / "scenarios"
+FILES = sorted(p.name for p in SCENARIOS.glob("*.json"))
+
+CONFIG_KEYS = {
+    "default_expires_in_s": ("default_expires_in", lambda v: timedelta(seconds=v)),
+    "max_lifetime_s": ("max_lifetime", lambda v: timedelta(seconds=v)),
+    "bind_to_user_agent": ("bind_to_user_agent", bool),
+    "prefix": ("prefix", str),
+    "max_metadata_entries": ("max_metadata_entries", int),
+    "max_metadata_bytes": ("max_metadata_bytes", int),
+}
+SESSION_FIELDS = {"session", "user_id", "created_at", "expires_at", "absolute_expires_at",
+                  "metadata", "bound_user_agent", "revoked", "token_empty", "new_token"}
+EXPECT_KEYS = {
+    "create": SESSION_FIELDS,
+    "validate": {"valid", "validation_error"} | SESSION_FIELDS,
+    "refresh": SESSION_FIELDS,
+    "destroy": {"result"},
+    "destroy_all": {"count"},
+    "list": {"sessions"},
+    "get": {"found"} | SESSION_FIELDS,
+    "purge": {"count"},
+    "count": {"count"},
+}
+
+
+def parse_time(text: str) -> datetime:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert t.tzinfo is not None, f"timestamp without a zone: {text}"
+    return t
+
+
+def to_ms(t: datetime) -> datetime:
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def upper_snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+def test_scenarios_exist():
+    assert FILES, f"no scenarios in {SCENARIOS}"
+
+
+class Runner:
+    def __init__(self, scenario: dict, store_kind: str):
+        self.scenario = scenario
+        self.store_kind = store_kind
+        self.clock = ManualClock(parse_time(scenario["start"]))
+        self.bindings: dict[str, tuple[str, str]] = {}  # name -> (id, token)
+
+    def config(self) -> sessions.SessionConfig:
+        kwargs = {}
+        for key, value in self.scenario.get("config", {}).items():
+            assert key in CONFIG_KEYS, f"unknown config key {key!r}"
+            name, convert = CONFIG_KEYS[key]
+            kwargs[name] = convert(value)
+        return sessions.SessionConfig(**kwargs)
+
+    def build(self) -> sessions.SessionManager:
+        if self.store_kind == "memory":
+            return sessions.SessionManager(self.config(), self.clock)
+        return sessions.SessionManager.with_store(self.config(), DictStore(), self.clock)
+
+    def run(self):
+        sc = self.scenario
+        if "config_error" in sc:
+            with pytest.raises(sessions.SessionError) as info:
+                self.build()
+            self.check_error(info.value, sc["config_error"], "building the manager")
+            assert not sc.get("steps"), "a config_error scenario has no steps"
+            return
+        self.manager = self.build()
+        for i, step in enumerate(sc["steps"]):
+            self.step(i, step)
+
+    # -- helpers --------------------------------------------------------------------
+
+    def token_of(self, step: dict) -> str:
+        given = [k for k in ("token", "token_literal", "token_repeat") if k in step]
+        assert len(given) == 1, f"exactly one of token/token_literal/token_repeat: {step}"
+        if "token" in step:
+            return self.bindings[step["token"]][1]
+        if "token_literal" in step:
+            return step["token_literal"]
+        text, times = step["token_repeat"]
+        return text * times
+
+    def session_id_of(self, step: dict) -> str:
+        if "session" in step:
+            return self.bindings[step["session"]][0]
+        return step["session_id_literal"]
+
+    def bind(self, step: dict, session) -> None:
+        if "as" in step:
+            assert session is not None, "`as` on a step that produced no session"
+            self.bindings[step["as"]] = (session.id, session.token)
+
+    def check_error(self, error: Exception, name: str, where: str) -> None:
+        cls = getattr(sessions.SessionError, name, None)
+        assert cls is not None, f"unknown SessionError variant {name!r}"
+        assert isinstance(error, cls), f"{where}: expected SessionError.{name}, got {error!r}"
+
+    def check_session(self, session, expect: dict, presented_token: str | None = None) -> None:
+        for key, want in expect.items():
+            if key not in SESSION_FIELDS:
+                continue
+            if key == "session":
+                assert session.id == self.bindings[want][0], "session id"
+            elif key in ("created_at", "expires_at", "absolute_expires_at"):
+                got = getattr(session, key)
+                assert to_ms(got) == to_ms(parse_time(want)), f"{key}: {got.isoformat()} != {want}"
+            elif key == "revoked":
+                assert (session.revoked_at is not None) == want, "revoked"
+            elif key == "token_empty":
+                assert (session.token == "") == want, "token_empty"
+            elif key == "new_token":
+                assert want is True
+                assert presented_token is not None, "new_token only applies to refresh"
+                assert session.token != presented_token, "the token did not change"
+                assert session.token_hash != sessions.hash_token(presented_token), "the hash did not change"
+                assert session.token_hash == sessions.hash_token(session.token)
+            else:  # user_id, metadata, bound_user_agent
+                assert getattr(session, key) == want, f"{key}: {getattr(session, key)!r} != {want!r}"
+
+    # -- one step -------------------------------------------------------------------
+
+    def step(self, i: int, step: dict) -> None:
+        op = step["op"]
+        where = f"step {i} ({op})"
+        if op == "advance":
+            assert step["seconds"] >= 0
+            self.clock.advance(step["seconds"])
+            return
+        if op == "set_clock":
+            self.clock.set(parse_time(step["at"]))
+            return
+        assert op in EXPECT_KEYS, f"{where}: unknown op"
+        expect = step.get("expect", {})
+        unknown = set(expect) - EXPECT_KEYS[op] - {"error"}
+        assert not unknown, f"{where}: unknown expect keys {unknown}"
+        call, presented = self.prepare(op, step)
+        try:
+            result = call()
+        except sessions.SessionError as e:
+            assert "error" in expect, f"{where}: unexpected error {e!r}"
+            self.check_error(e, expect["error"], where)
+            return
+        assert "error" not in expect, f"{where}: expected {expect['error']}, got {result!r}"
+        try:
+            self.check_result(op, step, expect, result, presented)
+        except AssertionError as e:
+            raise AssertionError(f"{where}: {e}") from None
+
+    def prepare(self, op: str, step: dict):
+        m = self.manager
+        if op == "create":
+            metadata = step.get("metadata")
+            gen = step.get("metadata_generate")
+            if gen is not None:
+                assert metadata is None, "metadata and metadata_generate together"
+                if "entries" in gen:
+                    metadata = {f"k{n}": "v" for n in range(gen["entries"])}
+                else:
+                    metadata = {"k": "x" * (gen["bytes"] - 1)}
+            expires = step.get("expires_in_s")
+            opts = sessions.CreateSessionOptions(
+                user_id=step["user_id"],
+                expires_in=None if expires is None else timedelta(seconds=expires),
+                metadata=metadata,
+                sliding_expiration=bool(step.get("sliding", False)),
+            )
+            return (lambda: m.create(opts)), None
+        if op in ("validate", "refresh"):
+            token = self.token_of(step)
+            ua = step.get("user_agent")
+            fn = m.validate if op == "validate" else m.refresh
+            return (lambda: fn(token, ua)), token
+        if op == "destroy":
+            sid = self.session_id_of(step)
+            return (lambda: m.destroy(sid)), None
+        if op == "get":
+            sid = self.session_id_of(step)
+            return (lambda: m.get(sid)), None
+        if op == "destroy_all":
+            return (lambda: m.destroy_all_for_user(step["user_id"])), None
+        if op == "list":
+            return (lambda: m.list_for_user(step["user_id"])), None
+        if op == "purge":
+            return m.purge_expired, None
+        if op == "count":
+            return m.count, None
+        raise AssertionError(f"unknown op {op}")
+
+    def check_result(self, op, step, expect, result, presented):
+        if op in ("create", "refresh"):
+            self.bind(step, result)  # a create may check `"session"` against its own `as`
+            self.check_session(result, expect, presented)
+        elif op == "validate":
+            if "valid" in expect:
+                assert result.valid == expect["valid"], f"valid: {result.valid}, error {result.error}"
+            if "validation_error" in expect:
+                want = getattr(sessions.ValidationError, upper_snake(expect["validation_error"]))
+                assert result.error == want, f"validation_error: {result.error} != {want}"
+            if set(expect) & SESSION_FIELDS:
+                assert result.valid and result.session is not None, "no session to check"
+                self.check_session(result.session, expect)
+            if result.valid:
+                self.bind(step, result.session)
+        elif op == "get":
+            if "found" in expect:
+                assert (result is not None) == expect["found"], f"found: {result is not None}"
+            if set(expect) & SESSION_FIELDS:
+                assert result is not None, "no session to check"
+                self.check_session(result, expect)
+            if result is not None:
+                self.bind(step, result)
+        elif op == "destroy":
+            if "result" in expect:
+                assert result is expect["result"], f"result: {result}"
+        elif op in ("destroy_all", "purge", "count"):
+            if "count" in expect:
+                assert result == expect["count"], f"count: {result} != {expect['count']}"
+        elif op == "list":
+            if "sessions" in expect:
+                want = {self.bindings[name][0] for name in expect["sessions"]}
+                got = {s.id for s in result}
+                assert len(got) == len(result), "duplicate sessions in the list"
+                assert got == want, f"sessions: {sorted(got)} != {sorted(want)}"
+
+
+@pytest.mark.parametrize("store_kind", ["memory", "python_dict"])
+@pytest.mark.parametrize("file", FILES)
+def test_scenario(file, store_kind):
+    scenario = json.loads((SCENARIOS / file).read_text(encoding="utf-8"))
+    Runner(scenario, store_kind).run()
