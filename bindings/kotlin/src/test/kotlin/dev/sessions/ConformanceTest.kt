@@ -1,0 +1,280 @@
+package dev.sessions
+
+import java.io.File
+import java.math.BigDecimal
+import java.math.RoundingMode
+import java.time.Duration
+import java.time.Instant
+import java.time.OffsetDateTime
+import java.time.temporal.ChronoUnit
+import org.json.JSONArray
+import org.json.JSONObject
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.DynamicContainer
+import org.junit.jupiter.api.DynamicNode
+import org.junit.jupiter.api.DynamicTest
+import org.junit.jupiter.api.TestFactory
+import org.junit.jupiter.api.fail
+
+/**
+ * Runs every JSON file in `tests/conformance/scenarios` (format: tests/conformance/README.md)
+ * with a Kotlin clock, against the library's in-memory store and against [KotlinStore].
+ */
+class ConformanceTest {
+    private val scenarioDir: File = run {
+        val root = System.getProperty("sessions.repoRoot") ?: "../.."
+        File(root, "tests/conformance/scenarios").canonicalFile
+    }
+
+    @TestFactory
+    fun scenarios(): List<DynamicNode> {
+        val files = scenarioDir.listFiles { f -> f.name.endsWith(".json") }?.sortedBy { it.name }.orEmpty()
+        assertTrue(files.isNotEmpty(), "no scenarios in $scenarioDir")
+        return files.map { file ->
+            DynamicContainer.dynamicContainer(
+                file.nameWithoutExtension,
+                file.toURI(),
+                listOf("memory", "kotlin-store").map { store ->
+                    DynamicTest.dynamicTest("${file.nameWithoutExtension} [$store]", file.toURI()) {
+                        ScenarioRun(file, store).run()
+                    }
+                }.stream(),
+            )
+        }
+    }
+}
+
+/** One scenario against one store. */
+private class ScenarioRun(private val file: File, private val storeKind: String) {
+    private val json = JSONObject(file.readText())
+    private val clock = ManualClock(instant(json.getString("start")))
+    private val bindings = HashMap<String, Binding>()
+
+    private data class Binding(val id: String, val token: String)
+
+    fun run() {
+        val config = sessionConfig(json.optJSONObject("config") ?: JSONObject())
+        if (json.has("config_error")) {
+            val expected = json.getString("config_error")
+            val error = try {
+                build(config).close()
+                null
+            } catch (e: SessionException) {
+                e
+            }
+            if (error == null) fail("building the manager succeeded; expected $expected")
+            assertEquals(expected, error.variant, "config_error")
+            val steps = json.optJSONArray("steps")
+            assertTrue(steps == null || steps.isEmpty, "a scenario with config_error must have no steps")
+            return
+        }
+        build(config).use { m ->
+            val steps = json.getJSONArray("steps")
+            for (i in 0 until steps.length()) {
+                val step = steps.getJSONObject(i)
+                try {
+                    step(m, step)
+                } catch (e: Throwable) {
+                    throw AssertionError("${file.name} [$storeKind] step ${i + 1} ${step}: ${e.message}", e)
+                }
+            }
+        }
+    }
+
+    private fun build(config: SessionConfig) = when (storeKind) {
+        "memory" -> SessionManager(config, clock)
+        else -> SessionManager.withStore(config, KotlinStore(), clock)
+    }
+
+    private fun sessionConfig(c: JSONObject): SessionConfig {
+        val known = setOf(
+            "default_expires_in_s", "max_lifetime_s", "bind_to_user_agent", "prefix",
+            "max_metadata_entries", "max_metadata_bytes",
+        )
+        (c.keySet() - known).takeIf { it.isNotEmpty() }?.let { fail("unknown config keys $it") }
+        val defaults = SessionConfig()
+        return SessionConfig(
+            defaultExpiresIn = if (c.has("default_expires_in_s")) seconds(c.get("default_expires_in_s")) else null,
+            maxLifetime = if (c.has("max_lifetime_s")) seconds(c.get("max_lifetime_s")) else null,
+            prefix = if (c.has("prefix")) c.getString("prefix") else defaults.prefix,
+            bindToUserAgent = if (c.has("bind_to_user_agent")) c.getBoolean("bind_to_user_agent") else defaults.bindToUserAgent,
+            maxMetadataEntries = if (c.has("max_metadata_entries")) c.getLong("max_metadata_entries").toUInt() else defaults.maxMetadataEntries,
+            maxMetadataBytes = if (c.has("max_metadata_bytes")) c.getLong("max_metadata_bytes").toUInt() else defaults.maxMetadataBytes,
+        )
+    }
+
+    private fun step(m: SessionManager, step: JSONObject) {
+        val op = step.getString("op")
+        when (op) {
+            "advance" -> {
+                val d = seconds(step.get("seconds"))
+                clock.advance(d)
+                return
+            }
+            "set_clock" -> {
+                clock.set(instant(step.getString("at")))
+                return
+            }
+        }
+        val expect = step.optJSONObject("expect") ?: fail("step without expect")
+        // Resolved before the call: a refresh may rebind the very name it presented.
+        val presented = if (op == "validate" || op == "refresh") token(step) else null
+        val outcome: Result<Any?> = try {
+            Result.success(call(m, op, step, presented))
+        } catch (e: SessionException) {
+            Result.failure(e)
+        }
+        val error = outcome.exceptionOrNull() as SessionException?
+        if (expect.has("error")) {
+            if (error == null) fail("expected error ${expect.getString("error")}, but the call succeeded with ${outcome.getOrNull()}")
+            assertEquals(expect.getString("error"), error.variant, "error")
+        } else if (error != null) {
+            fail("unexpected ${error.variant}: ${error.message}")
+        }
+        val value = outcome.getOrNull()
+        if (error == null && step.has("as")) {
+            val s = value as? Session ?: fail("\"as\" on a step that returned no session")
+            bindings[step.getString("as")] = Binding(s.id, s.token)
+        }
+        check(op, expect, value, error != null, presented)
+    }
+
+    private fun call(m: SessionManager, op: String, step: JSONObject, presented: String?): Any? = when (op) {
+        "create" -> m.create(createOptions(step))
+        "validate" -> m.validate(presented!!, optString(step, "user_agent"))
+        "refresh" -> m.refresh(presented!!, optString(step, "user_agent"))
+        "destroy" -> m.destroy(sessionId(step))
+        "destroy_all" -> m.destroyAllForUser(step.getString("user_id"))
+        "list" -> m.listForUser(step.getString("user_id"))
+        "get" -> m.get(sessionId(step))
+        "purge" -> m.purgeExpired()
+        "count" -> m.count()
+        else -> fail("unknown op $op")
+    }
+
+    private fun createOptions(step: JSONObject): CreateSessionOptions {
+        var metadata: MutableMap<String, String>? = step.optJSONObject("metadata")?.let(::stringMap)?.toMutableMap()
+        step.optJSONObject("metadata_generate")?.let { g ->
+            val generated = when {
+                g.has("entries") -> (0 until g.getInt("entries")).associate { "k$it" to "v" }
+                g.has("bytes") -> mapOf("k" to "x".repeat(g.getInt("bytes") - 1))
+                else -> fail("metadata_generate needs entries or bytes: $g")
+            }
+            metadata = (metadata ?: mutableMapOf()).apply { putAll(generated) }
+        }
+        return CreateSessionOptions(
+            userId = step.getString("user_id"),
+            expiresIn = if (step.has("expires_in_s")) seconds(step.get("expires_in_s")) else null,
+            metadata = metadata,
+            slidingExpiration = step.optBoolean("sliding", false),
+        )
+    }
+
+    private fun token(step: JSONObject): String {
+        val forms = listOf("token", "token_literal", "token_repeat").filter { step.has(it) }
+        if (forms.size != 1) fail("exactly one of token, token_literal, token_repeat expected, got $forms")
+        return when (forms.single()) {
+            "token" -> binding(step.getString("token")).token
+            "token_literal" -> step.getString("token_literal")
+            else -> {
+                val r = step.getJSONArray("token_repeat")
+                r.getString(0).repeat(r.getInt(1))
+            }
+        }
+    }
+
+    private fun sessionId(step: JSONObject): String = when {
+        step.has("session") -> binding(step.getString("session")).id
+        step.has("session_id_literal") -> step.getString("session_id_literal")
+        else -> fail("session or session_id_literal expected")
+    }
+
+    private fun binding(name: String) = bindings[name] ?: fail("no binding named $name")
+
+    private val sessionKeys = setOf(
+        "session", "user_id", "created_at", "expires_at", "absolute_expires_at", "metadata",
+        "bound_user_agent", "revoked", "token_empty", "new_token",
+    )
+
+    private fun check(op: String, expect: JSONObject, value: Any?, failed: Boolean, presented: String?) {
+        val allowed = mutableSetOf("error")
+        when (op) {
+            "create", "refresh" -> allowed += sessionKeys
+            "validate" -> allowed += sessionKeys + setOf("valid", "validation_error")
+            "get" -> allowed += sessionKeys + "found"
+            "destroy" -> allowed += "result"
+            "destroy_all", "purge", "count" -> allowed += "count"
+            "list" -> allowed += "sessions"
+        }
+        (expect.keySet() - allowed).takeIf { it.isNotEmpty() }?.let { fail("expect keys $it are not defined for $op") }
+        if (failed) {
+            (expect.keySet() - "error").takeIf { it.isNotEmpty() }?.let { fail("keys $it expected on a call that failed") }
+            return
+        }
+        val session: Session? = when (op) {
+            "create", "refresh" -> value as Session
+            "validate" -> {
+                val r = value as ValidationResult
+                if (expect.has("valid")) assertEquals(expect.getBoolean("valid"), r.valid, "valid (error ${r.error})")
+                if (expect.has("validation_error")) assertEquals(expect.getString("validation_error"), r.error?.rustName, "validation_error")
+                r.session
+            }
+            "get" -> {
+                val s = value as Session?
+                if (expect.has("found")) assertEquals(expect.getBoolean("found"), s != null, "found")
+                s
+            }
+            "destroy" -> {
+                if (expect.has("result")) assertEquals(expect.getBoolean("result"), value as Boolean, "result")
+                null
+            }
+            "destroy_all", "purge", "count" -> {
+                if (expect.has("count")) assertEquals(expect.getLong("count").toULong(), value as ULong, "count")
+                null
+            }
+            "list" -> {
+                if (expect.has("sessions")) {
+                    val want = expect.getJSONArray("sessions").map { binding(it as String).id }.toSet()
+                    assertEquals(want, (value as List<*>).map { (it as Session).id }.toSet(), "sessions")
+                }
+                null
+            }
+            else -> null
+        }
+        val keys = expect.keySet().intersect(sessionKeys)
+        if (keys.isEmpty()) return
+        if (session == null) fail("session fields $keys expected, but there is no session")
+        for (k in keys) when (k) {
+            "session" -> assertEquals(binding(expect.getString(k)).id, session.id, "session id")
+            "user_id" -> assertEquals(expect.getString(k), session.userId, k)
+            "created_at" -> assertInstant(expect.getString(k), session.createdAt, k)
+            "expires_at" -> assertInstant(expect.getString(k), session.expiresAt, k)
+            "absolute_expires_at" -> assertInstant(expect.getString(k), session.absoluteExpiresAt, k)
+            "metadata" -> assertEquals(if (expect.isNull(k)) null else stringMap(expect.getJSONObject(k)), session.metadata, k)
+            "bound_user_agent" -> assertEquals(if (expect.isNull(k)) null else expect.getString(k), session.boundUserAgent, k)
+            "revoked" -> assertEquals(expect.getBoolean(k), session.revokedAt != null, k)
+            "token_empty" -> assertEquals(expect.getBoolean(k), session.token.isEmpty(), k)
+            "new_token" -> {
+                if (op != "refresh") fail("new_token is only defined on refresh")
+                val fresh = session.token != presented && session.tokenHash != hashToken(presented!!)
+                assertEquals(expect.getBoolean(k), fresh, k)
+            }
+        }
+    }
+
+    private fun assertInstant(expected: String, actual: Instant, what: String) =
+        assertEquals(instant(expected).truncatedTo(ChronoUnit.MILLIS), actual.truncatedTo(ChronoUnit.MILLIS), what)
+
+    private fun stringMap(o: JSONObject): Map<String, String> = o.keySet().associateWith { o.getString(it) }
+
+    private fun optString(o: JSONObject, key: String): String? = if (!o.has(key) || o.isNull(key)) null else o.getString(key)
+
+    private fun instant(s: String): Instant = OffsetDateTime.parse(s).toInstant()
+
+    /** A JSON number of seconds (maybe fractional) as an exact Duration, to the nanosecond. */
+    private fun seconds(v: Any): Duration {
+        val nanos = BigDecimal(v.toString()).movePointRight(9).setScale(0, RoundingMode.HALF_EVEN)
+        return Duration.ofNanos(nanos.longValueExact())
+    }
+}

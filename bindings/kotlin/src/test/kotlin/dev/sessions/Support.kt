@@ -1,0 +1,161 @@
+package dev.sessions
+
+import java.time.Duration
+import java.time.Instant
+import java.util.concurrent.atomic.AtomicInteger
+import java.util.concurrent.atomic.AtomicReference
+
+/** A clock implemented in Kotlin that only moves when told to: no sleeping in tests. */
+class ManualClock(start: Instant = Instant.parse("2026-01-01T00:00:00Z")) : Clock {
+    private val current = AtomicReference(start)
+
+    /** Set to make `now()` throw (to test how clock failures reach the caller). */
+    @Volatile var failure: (() -> Exception)? = null
+
+    override fun now(): Instant {
+        failure?.let { throw it() }
+        return current.get()
+    }
+
+    fun advance(by: Duration) {
+        current.updateAndGet { it.plus(by) }
+    }
+
+    fun set(at: Instant) = current.set(at)
+}
+
+/**
+ * A [SessionStore] implemented in Kotlin: two maps under one lock, so every method is
+ * atomic, as the trait requires.
+ */
+class KotlinStore : SessionStore {
+    private val lock = Any()
+    private val byId = HashMap<String, Session>()
+    private val idByHash = HashMap<String, String>()
+
+    /** Set to make every call throw (to test how store failures reach the caller). */
+    @Volatile var failure: (() -> Exception)? = null
+
+    /** Raw tokens the library handed to this store (must stay 0: bug 8). */
+    val rawTokensSeen = AtomicInteger(0)
+
+    /** How many times the library called this store. */
+    val calls = AtomicInteger(0)
+
+    private fun enter() {
+        calls.incrementAndGet()
+        failure?.let { throw it() }
+    }
+
+    private fun observe(session: Session) {
+        if (session.token.isNotEmpty()) rawTokensSeen.incrementAndGet()
+    }
+
+    override fun insert(session: Session) {
+        enter()
+        observe(session)
+        synchronized(lock) {
+            if (byId.containsKey(session.id)) {
+                throw SessionException.Store("duplicate session id ${session.id}")
+            }
+            if (idByHash.containsKey(session.tokenHash)) {
+                throw SessionException.Store("duplicate token hash")
+            }
+            byId[session.id] = session.copy(token = "")
+            idByHash[session.tokenHash] = session.id
+        }
+    }
+
+    override fun get(sessionId: String): Session? {
+        enter()
+        return synchronized(lock) { byId[sessionId] }
+    }
+
+    override fun findByTokenHash(tokenHash: String): Session? {
+        enter()
+        return synchronized(lock) { idByHash[tokenHash]?.let { byId[it] } }
+    }
+
+    override fun compareAndSwap(expectedTokenHash: String, session: Session): Boolean {
+        enter()
+        observe(session)
+        synchronized(lock) {
+            val currentId = idByHash[expectedTokenHash] ?: return false
+            if (currentId != session.id) return false
+            if (session.tokenHash != expectedTokenHash && idByHash.containsKey(session.tokenHash)) {
+                throw SessionException.Store("duplicate token hash")
+            }
+            idByHash.remove(expectedTokenHash)
+            byId[session.id] = session.copy(token = "")
+            idByHash[session.tokenHash] = session.id
+            return true
+        }
+    }
+
+    override fun listForUser(userId: String): List<Session> {
+        enter()
+        return synchronized(lock) { byId.values.filter { it.userId == userId }.sortedBy { it.createdAt } }
+    }
+
+    override fun revokeAllForUser(userId: String, at: Instant): ULong {
+        enter()
+        synchronized(lock) {
+            var revoked = 0UL
+            for ((id, s) in byId) {
+                if (s.userId == userId && s.revokedAt == null) {
+                    byId[id] = s.copy(revokedAt = at)
+                    revoked++
+                }
+            }
+            return revoked
+        }
+    }
+
+    override fun purgeExpired(now: Instant): ULong {
+        enter()
+        synchronized(lock) {
+            val gone = byId.values.filter { !it.expiresAt.isAfter(now) }
+            for (s in gone) {
+                byId.remove(s.id)
+                idByHash.remove(s.tokenHash)
+            }
+            return gone.size.toULong()
+        }
+    }
+
+    override fun count(): ULong {
+        enter()
+        return synchronized(lock) { byId.size.toULong() }
+    }
+
+    override fun allSessions(): List<Session> {
+        enter()
+        return synchronized(lock) { byId.values.sortedBy { it.createdAt } }
+    }
+}
+
+/** The Rust name of a [SessionException] variant (`SessionException.InvalidToken` -> `InvalidToken`). */
+val SessionException.variant: String get() = this::class.simpleName!!
+
+/** `INVALID_TOKEN` -> `InvalidToken`, the Rust spelling used by the conformance scenarios. */
+val ValidationError.rustName: String
+    get() = name.lowercase().split('_').joinToString("") { it.replaceFirstChar(Char::uppercase) }
+
+fun config(
+    defaultExpiresIn: Duration? = null,
+    maxLifetime: Duration? = null,
+    bindToUserAgent: Boolean = false,
+    prefix: String = "session:",
+) = SessionConfig(
+    defaultExpiresIn = defaultExpiresIn,
+    maxLifetime = maxLifetime,
+    prefix = prefix,
+    bindToUserAgent = bindToUserAgent,
+)
+
+fun opts(
+    userId: String,
+    expiresIn: Duration? = null,
+    metadata: Map<String, String>? = null,
+    sliding: Boolean = false,
+) = CreateSessionOptions(userId = userId, expiresIn = expiresIn, metadata = metadata, slidingExpiration = sliding)
