@@ -67,21 +67,18 @@ impl SessionManager {
         &self.policy
     }
 
-    /// Looks a presented token up; `None` for anything that is not a live token hash.
-    fn lookup(&self, token: &str) -> Result<Option<(Session, TokenHash)>> {
-        if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
-            return Ok(None);
-        }
-        let hash = TokenHash::of(token);
-        let hex = hash.to_hex();
-        let Some(session) = self.store.find_by_token_hash(hex)? else {
-            return Ok(None);
-        };
-        // A second, constant-time check, so a store that matched loosely (or a host
-        // store with a bug) can never let a wrong token through.
-        let matches = TokenHash::from_hex(&session.token_hash).is_some_and(|h| h.ct_eq(&hash));
-        Ok(matches.then_some((session, hash)))
+    /// The stored session whose token hashes to `hash`, checked a second time in
+    /// constant time, so a store that matched loosely (or a host store with a bug) can
+    /// never let a wrong token through.
+    fn lookup(&self, hash: &TokenHash) -> Result<Option<Session>> {
+        let session = self.store.find_by_token_hash(hash.to_hex())?;
+        Ok(session.filter(|s| TokenHash::from_hex(&s.token_hash).is_some_and(|h| h.ct_eq(hash))))
     }
+}
+
+/// The hash of a presented token; `None` for a string no issued token can be.
+fn presented_hash(token: &str) -> Option<TokenHash> {
+    (!token.is_empty() && token.len() <= MAX_TOKEN_CHARS).then(|| TokenHash::of(token))
 }
 
 #[uniffi::export]
@@ -125,8 +122,11 @@ impl SessionManager {
     /// Any string at all is accepted; only store or clock failures are errors.
     #[uniffi::method(default(user_agent = None))]
     pub fn validate(&self, token: String, user_agent: Option<String>) -> Result<ValidationResult> {
+        let Some(hash) = presented_hash(&token) else {
+            return Ok(ValidationResult::fail(ValidationError::InvalidToken));
+        };
         for _ in 0..CAS_ATTEMPTS {
-            let Some((mut session, hash)) = self.lookup(&token)? else {
+            let Some(mut session) = self.lookup(&hash)? else {
                 return Ok(ValidationResult::fail(ValidationError::InvalidToken));
             };
             let now = self.now()?;
@@ -178,7 +178,10 @@ impl SessionManager {
     /// `InvalidToken`. Fails like `validate` would, as errors.
     #[uniffi::method(default(user_agent = None))]
     pub fn refresh(&self, token: String, user_agent: Option<String>) -> Result<Session> {
-        let Some((session, hash)) = self.lookup(&token)? else {
+        let Some(hash) = presented_hash(&token) else {
+            return Err(SessionError::InvalidToken);
+        };
+        let Some(session) = self.lookup(&hash)? else {
             return Err(SessionError::InvalidToken);
         };
         let now = self.now()?;

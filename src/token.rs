@@ -41,9 +41,20 @@ impl TokenHash {
         const_hex::encode(self.0)
     }
 
-    /// Compares two digests in constant time.
+    /// Compares two digests in constant time (as four 64-bit words, so the comparison
+    /// costs 4 `subtle` steps rather than 32).
     pub fn ct_eq(&self, other: &TokenHash) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.words().ct_eq(&other.words()).into()
+    }
+
+    fn words(&self) -> [u64; 4] {
+        let mut words = [0u64; 4];
+        for (word, chunk) in words.iter_mut().zip(self.0.chunks_exact(8)) {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(chunk);
+            *word = u64::from_ne_bytes(eight);
+        }
+        words
     }
 }
 
@@ -90,6 +101,17 @@ mod tests {
         assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
         assert_eq!(TokenHash::from_hex("zz"), None);
         assert_eq!(TokenHash::from_hex(&"a".repeat(63)), None);
+    }
+
+    #[test]
+    fn ct_eq_tells_every_byte_apart() {
+        let h = TokenHash::of("x");
+        assert!(h.ct_eq(&h));
+        for i in 0..32 {
+            let mut other = h;
+            other.0[i] ^= 0x80;
+            assert!(!h.ct_eq(&other), "byte {i}");
+        }
     }
 
     #[test]

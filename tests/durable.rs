@@ -1008,3 +1008,58 @@ fn store_compare_and_swap_never_undoes_a_revocation() {
         assert_eq!(stored.token_hash, s.token_hash, "{name}");
     });
 }
+
+#[test]
+fn store_keeps_user_ids_of_every_length() {
+    // The memory store keeps ids of up to 24 bytes inline and shares longer ones with
+    // its user index; both forms must behave the same in every store.
+    let users = [
+        "u".to_string(),
+        "x".repeat(24),
+        "y".repeat(25),
+        "é".repeat(12) + "z",
+        "w".repeat(256),
+    ];
+    for_each_store(|name, store| {
+        for (i, user) in users.iter().enumerate() {
+            for j in 0..2 {
+                let id = format!("{i}-{j}");
+                let s = session(&id, user, &format!("tok-{id}"), t(i as u64 * 10 + j));
+                store.insert(s).expect(name);
+            }
+        }
+        for (i, user) in users.iter().enumerate() {
+            let listed = store.list_for_user(user.clone()).expect(name);
+            assert_eq!(listed.len(), 2, "{name} {i}");
+            assert!(listed.iter().all(|s| &s.user_id == user), "{name} {i}");
+            let got = store.get(format!("{i}-0")).expect(name).expect(name);
+            assert_eq!(&got.user_id, user, "{name} {i}");
+            let found = store
+                .find_by_token_hash(got.token_hash.clone())
+                .expect(name)
+                .expect(name);
+            assert_eq!(&found.user_id, user, "{name} {i}");
+        }
+        // Moving a session from a short to a long user id and back re-indexes it.
+        let mut moved = store.get("0-1".into()).expect(name).expect(name);
+        moved.user_id = users[4].clone();
+        assert!(store
+            .compare_and_swap(moved.token_hash.clone(), moved.clone())
+            .expect(name));
+        assert_eq!(store.list_for_user(users[0].clone()).expect(name).len(), 1);
+        assert_eq!(store.list_for_user(users[4].clone()).expect(name).len(), 3);
+        moved.user_id = users[1].clone();
+        assert!(store
+            .compare_and_swap(moved.token_hash.clone(), moved)
+            .expect(name));
+        assert_eq!(store.list_for_user(users[4].clone()).expect(name).len(), 2);
+        assert_eq!(store.list_for_user(users[1].clone()).expect(name).len(), 3);
+        assert_eq!(
+            store
+                .revoke_all_for_user(users[2].clone(), t(99))
+                .expect(name),
+            2,
+            "{name}"
+        );
+    });
+}

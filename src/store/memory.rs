@@ -15,6 +15,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use compact_str::CompactString;
 use hashbrown::{DefaultHashBuilder, HashTable};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -77,10 +78,38 @@ impl SessionKey {
     }
 }
 
+/// A session's user id: short ids (most of them) sit inline in the record, so `validate`
+/// does not follow a pointer to a separate allocation; longer ones share the user
+/// index's allocation. Either way it takes 24 bytes.
+enum UserName {
+    Inline(CompactString),
+    Shared(Arc<str>),
+}
+
+impl UserName {
+    /// Bytes a `CompactString` holds without allocating (24 on 64-bit targets).
+    const INLINE: usize = std::mem::size_of::<CompactString>();
+
+    fn new(shared: &Arc<str>) -> Self {
+        if shared.len() <= Self::INLINE {
+            UserName::Inline(CompactString::from(&**shared))
+        } else {
+            UserName::Shared(shared.clone())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            UserName::Inline(s) => s,
+            UserName::Shared(s) => s,
+        }
+    }
+}
+
 /// A stored session in compact form.
 struct Record {
     key: SessionKey,
-    user: Arc<str>,
+    user: UserName,
     hash: TokenHash,
     created: i64,
     expires: i64,
@@ -95,7 +124,7 @@ struct Record {
 }
 
 impl Record {
-    fn from_session(s: Session, hash: TokenHash, user: Arc<str>) -> Self {
+    fn from_session(s: Session, hash: TokenHash, user: UserName) -> Self {
         Record {
             key: SessionKey::parse(&s.id),
             user,
@@ -114,7 +143,7 @@ impl Record {
     fn to_session(&self) -> Session {
         Session {
             id: self.key.render(),
-            user_id: String::from(&*self.user),
+            user_id: String::from(self.user.as_str()),
             token: String::new(),
             token_hash: self.hash.to_hex(),
             created_at: from_nanos(self.created),
@@ -235,16 +264,17 @@ impl MemoryStore {
         }
     }
 
-    /// Records `key` under `user_id` and returns the shared user name.
-    fn index_user(&self, user_id: &str, key: SessionKey) -> Arc<str> {
+    /// Records `key` under `user_id` and returns the user's name for the record.
+    fn index_user(&self, user_id: &str, key: SessionKey) -> UserName {
         let mut users = self.users.lock();
         if let Some((name, keys)) = users.get_key_value_mut(user_id) {
             keys.push(key);
-            return name.clone();
+            return UserName::new(name);
         }
         let name: Arc<str> = Arc::from(user_id);
-        users.insert(name.clone(), vec![key]);
-        name
+        let user = UserName::new(&name);
+        users.insert(name, vec![key]);
+        user
     }
 
     /// Forgets `key` under `user`.
@@ -370,10 +400,10 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         };
         let home = dst.unwrap_or(src);
-        let user = if *previous.user == *session.user_id {
+        let user = if previous.user.as_str() == session.user_id {
             previous.user
         } else {
-            self.unindex_user(&previous.user, &previous.key);
+            self.unindex_user(previous.user.as_str(), &previous.key);
             self.index_user(&session.user_id, previous.key)
         };
         home.add(Record::from_session(session, new, user), &self.id_hasher);
@@ -427,7 +457,7 @@ impl SessionStore for MemoryStore {
                     continue;
                 }
                 if let Some(record) = shard.take(slot, &self.id_hasher) {
-                    self.unindex_user(&record.user, &record.key);
+                    self.unindex_user(record.user.as_str(), &record.key);
                     purged += 1;
                 }
             }
