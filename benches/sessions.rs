@@ -10,14 +10,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion};
 use parking_lot::Mutex;
-use sessions::{Clock, CreateSessionOptions, SessionConfig, SessionError, SessionManager};
+use sessions::{Clock, ClockError, CreateSessionOptions, SessionConfig, SessionManager};
 
 const SIZES: [usize; 2] = [1_000, 1_000_000];
 
 struct BenchClock(Mutex<SystemTime>);
 
 impl Clock for BenchClock {
-    fn now(&self) -> Result<SystemTime, SessionError> {
+    fn now(&self) -> Result<SystemTime, ClockError> {
         Ok(*self.0.lock())
     }
 }

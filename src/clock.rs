@@ -2,14 +2,45 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::Result;
+use crate::error::SessionError;
 
 /// A source of the current time. The library uses the system clock unless the host
 /// supplies its own, which lets tests in every language move time without sleeping.
 #[uniffi::export(foreign)]
 pub trait Clock: Send + Sync {
-    /// The current time.
-    fn now(&self) -> Result<SystemTime>;
+    /// The current time. A clock that cannot tell it returns `ClockError::Failed`; any
+    /// other error a host clock raises is reported the same way. Either reaches the
+    /// library's caller as `SessionError::Clock`.
+    fn now(&self) -> Result<SystemTime, ClockError>;
+}
+
+/// Why a clock could not tell the time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum ClockError {
+    /// The clock failed.
+    #[error("clock failed: {reason}")]
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Anything else a host clock raises: its own error type is `ClockError`, so a stray
+/// host exception is reported as a clock failure (a store's as a store failure).
+impl From<uniffi::UnexpectedUniFFICallbackError> for ClockError {
+    fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ClockError::Failed {
+            reason: format!("host clock raised an unexpected error: {}", err.reason),
+        }
+    }
+}
+
+impl From<ClockError> for SessionError {
+    fn from(err: ClockError) -> Self {
+        match err {
+            ClockError::Failed { reason } => SessionError::Clock { reason },
+        }
+    }
 }
 
 /// The operating system's wall clock.
@@ -17,7 +48,7 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> Result<SystemTime> {
+    fn now(&self) -> Result<SystemTime, ClockError> {
         Ok(SystemTime::now())
     }
 }
@@ -54,6 +85,27 @@ mod tests {
         for n in [0i64, 1, -1, 1_700_000_000_123_456_789, -86_400_000_000_000] {
             assert_eq!(to_nanos(from_nanos(n)), n);
         }
+    }
+
+    #[test]
+    fn clock_errors_become_session_clock_errors() {
+        let unexpected = uniffi::UnexpectedUniFFICallbackError {
+            reason: "IllegalStateException: tick".into(),
+        };
+        let err = SessionError::from(ClockError::from(unexpected));
+        assert!(
+            matches!(&err, SessionError::Clock { reason } if reason.contains("IllegalStateException: tick")),
+            "{err:?}"
+        );
+        let failed = ClockError::Failed {
+            reason: "ntp down".into(),
+        };
+        assert_eq!(
+            SessionError::from(failed),
+            SessionError::Clock {
+                reason: "ntp down".into()
+            }
+        );
     }
 
     #[test]

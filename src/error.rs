@@ -72,7 +72,8 @@ pub enum SessionError {
         /// What failed.
         reason: String,
     },
-    /// A clock implemented by the host failed.
+    /// The clock failed (a `ClockError` raised by, or any other error escaping, a clock
+    /// implemented by the host).
     #[error("clock failed: {reason}")]
     Clock {
         /// What failed.
@@ -86,6 +87,7 @@ pub enum SessionError {
     },
 }
 
+/// Anything else a host store raises (a host clock's errors are `ClockError`s).
 impl From<uniffi::UnexpectedUniFFICallbackError> for SessionError {
     fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
         SessionError::Store {

@@ -20,7 +20,7 @@ mod token;
 
 use std::time::SystemTime;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ClockError, SystemClock};
 pub use error::SessionError;
 pub use manager::SessionManager;
 pub use model::{

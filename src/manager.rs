@@ -54,7 +54,7 @@ impl SessionManager {
     }
 
     fn now(&self) -> Result<SystemTime> {
-        self.clock.now()
+        Ok(self.clock.now()?)
     }
 
     /// The store this manager works on (for export and import).

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sessions::{
-    hash_token, Clock, CreateSessionOptions, MemoryStore, Session, SessionConfig, SessionError,
-    SessionManager, SessionStore, ValidationError,
+    hash_token, Clock, ClockError, CreateSessionOptions, MemoryStore, Session, SessionConfig,
+    SessionError, SessionManager, SessionStore, ValidationError,
 };
 
 /// Fewer scenarios than this means files went missing.
@@ -154,7 +154,7 @@ impl TestClock {
 }
 
 impl Clock for TestClock {
-    fn now(&self) -> Result<SystemTime, SessionError> {
+    fn now(&self) -> Result<SystemTime, ClockError> {
         Ok(*self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use sessions::{
-    hash_token, Clock, CreateSessionOptions, MemoryStore, Session, SessionConfig, SessionError,
-    SessionManager, SessionStore, SqliteStore, ValidationError,
+    hash_token, Clock, ClockError, CreateSessionOptions, MemoryStore, Session, SessionConfig,
+    SessionError, SessionManager, SessionStore, SqliteStore, ValidationError,
 };
 use tempfile::TempDir;
 
@@ -32,7 +32,7 @@ impl ManualClock {
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> Result<SystemTime, SessionError> {
+    fn now(&self) -> Result<SystemTime, ClockError> {
         Ok(*self.0.lock())
     }
 }

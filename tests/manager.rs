@@ -505,8 +505,8 @@ fn to_public_session_hides_secrets() {
 struct BrokenClock;
 
 impl Clock for BrokenClock {
-    fn now(&self) -> Result<std::time::SystemTime, SessionError> {
-        Err(SessionError::Clock {
+    fn now(&self) -> Result<std::time::SystemTime, ClockError> {
+        Err(ClockError::Failed {
             reason: "no time today".into(),
         })
     }
@@ -515,11 +515,18 @@ impl Clock for BrokenClock {
 #[test]
 fn clock_failures_are_reported_not_panicked() {
     let m = SessionManager::new(SessionConfig::default(), Some(Arc::new(BrokenClock))).unwrap();
-    assert!(matches!(
-        m.create(opts("u")),
-        Err(SessionError::Clock { .. })
-    ));
-    assert!(matches!(m.purge_expired(), Err(SessionError::Clock { .. })));
+    let clock_error = Err(SessionError::Clock {
+        reason: "no time today".into(),
+    });
+    assert_eq!(m.create(opts("u")).map(|_| ()), clock_error);
+    assert_eq!(m.purge_expired().map(|_| ()), clock_error);
+    assert_eq!(m.list_for_user("u".into()).map(|_| ()), clock_error);
+    assert_eq!(m.destroy_all_for_user("u".into()).map(|_| ()), clock_error);
+    assert_eq!(
+        m.validate("x".repeat(43), None).map(|r| r.error),
+        Ok(Some(ValidationError::InvalidToken)),
+        "an unknown token needs no clock"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use sessions::{Clock, SessionConfig, SessionError, SessionManager};
+use sessions::{Clock, ClockError, SessionConfig, SessionManager};
 
 /// A clock the test moves by hand.
 #[derive(Debug)]
@@ -29,7 +29,7 @@ impl TestClock {
 }
 
 impl Clock for TestClock {
-    fn now(&self) -> Result<SystemTime, SessionError> {
+    fn now(&self) -> Result<SystemTime, ClockError> {
         Ok(*self.0.lock())
     }
 }

@@ -30,7 +30,7 @@ def test_package_has_docstring_py_typed_and_all_names():
     for name in sessions.__all__:
         assert getattr(sessions, name) is not None, name
     for name in ["SessionManager", "SessionError", "Session", "PublicSession", "SessionConfig",
-                 "CreateSessionOptions", "ValidationResult", "ValidationError", "Clock",
+                 "CreateSessionOptions", "ValidationResult", "ValidationError", "Clock", "ClockError",
                  "SessionStore", "generate_secure_token", "hash_token", "create_session",
                  "validate_session", "destroy_session", "refresh_session", "to_public_session"]:
         assert name in sessions.__all__, name
@@ -219,23 +219,39 @@ class FailingClock(sessions.Clock):
         raise self.error
 
 
-def test_clock_raising_session_error_clock():
+def test_clock_raising_clock_error_failed():
     m = sessions.SessionManager(sessions.SessionConfig(),
-                                FailingClock(sessions.SessionError.Clock(reason="ntp down")))
+                                FailingClock(sessions.ClockError.Failed(reason="ntp down")))
     with pytest.raises(sessions.SessionError.Clock) as info:
         m.create(options())
     assert info.value.reason == "ntp down"
 
 
-def test_clock_raising_any_exception_becomes_session_error_clock():
-    m = sessions.SessionManager(sessions.SessionConfig(), FailingClock(RuntimeError("boom")))
+@pytest.mark.parametrize("error", [RuntimeError("boom"), sessions.SessionError.Store(reason="boom")])
+def test_clock_raising_any_other_exception_becomes_session_error_clock(error):
+    m = sessions.SessionManager(sessions.SessionConfig(), FailingClock(error))
     with pytest.raises(sessions.SessionError.Clock) as info:
         m.create(options())
-    assert "FailingClock.now() raised RuntimeError: boom" in info.value.reason
+    assert f"FailingClock.now() raised {type(error).__name__}" in info.value.reason
+    assert "boom" in info.value.reason
     for call in (m.purge_expired, lambda: m.list_for_user("u"), lambda: m.destroy_all_for_user("u")):
-        with pytest.raises(sessions.SessionError):
+        with pytest.raises(sessions.SessionError.Clock):
             call()
     assert m.validate("unknown").error == VE.INVALID_TOKEN  # no clock needed for that
+
+
+class UnguardedFailingClock(sessions._native.sessions.Clock):
+    """Implements the generated interface directly, without the thin layer's guard."""
+
+    def now(self):
+        raise RuntimeError("tick")
+
+
+def test_any_exception_from_an_unguarded_clock_is_a_clock_error():
+    m = sessions.SessionManager(sessions.SessionConfig(), UnguardedFailingClock())
+    with pytest.raises(sessions.SessionError.Clock) as info:
+        m.create(options())
+    assert "tick" in info.value.reason
 
 
 class FailingStore(DictStore):

@@ -18,9 +18,10 @@ and re-exported unchanged. This package adds only a thin layer:
 * ``Clock`` and ``SessionStore`` are the base classes to subclass for a clock or a store
   written in Python. They check what your code hands back to Rust: a naive ``datetime``
   (no ``tzinfo``), a non-``datetime`` from ``Clock.now()`` or a negative ``timedelta``
-  becomes a ``SessionError.Clock`` / ``SessionError.Store`` whose ``reason`` says what is
-  wrong, and any other exception raised inside your clock or store reaches the caller as
-  ``SessionError.Clock`` / ``SessionError.Store`` naming the class and method.
+  becomes a ``ClockError.Failed`` / ``SessionError.Store`` whose ``reason`` says what is
+  wrong, and any other exception raised inside your clock or store is reported the same
+  way, naming the class and method. The caller of the library gets
+  ``SessionError.Clock`` / ``SessionError.Store``.
 * Records print without secrets: ``repr()`` and ``str()`` of a ``Session`` show every
   field but the raw token (``"<redacted>"``) and only the start of its hash.
 * Functions and methods that take records (``Session``, ``CreateSessionOptions``,
@@ -50,6 +51,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - not installed as a 
     __version__ = "0+unknown"
 
 SessionError = _generated.SessionError
+ClockError = _generated.ClockError
 
 # --------------------------------------------------------------------------------------
 # Checks on values handed to Rust
@@ -178,18 +180,18 @@ SessionManager.__module__ = __name__
 # --------------------------------------------------------------------------------------
 
 
-def _guard_callback(cls, method, fn, error, check_result):
-    """Wraps a callback method so that Rust only ever sees a value it can read, or a
-    ``SessionError`` that says what went wrong."""
+def _guard_callback(cls, method, fn, declared, error, check_result):
+    """Wraps a callback method so that Rust only ever sees a value it can read, or an
+    error of the method's ``declared`` type that says what went wrong."""
 
     @_functools.wraps(fn)
     def guarded(self, *args, **kwargs):
         label = f"{type(self).__name__}.{method}()"
         try:
             value = fn(self, *args, **kwargs)
-        except SessionError:
+        except declared:
             raise
-        except Exception as e:  # any host failure becomes a SessionError
+        except Exception as e:  # any other host failure becomes a declared error
             raise error(reason=f"{label} raised {type(e).__name__}: {e}") from e
         found = check_result(value, f"the value returned by {label}")
         if found:
@@ -210,16 +212,19 @@ def _check_clock_result(value, where):
 
 class Clock(_generated.Clock):
     __doc__ = (_generated.Clock.__doc__ or "") + """
-    Subclass this and implement ``now()`` returning a timezone-aware ``datetime``.
-    A naive or non-``datetime`` value, or an exception other than ``SessionError``,
-    reaches the caller of the library as ``SessionError.Clock`` with a clear reason.
+    Subclass this and implement ``now()`` returning a timezone-aware ``datetime``; raise
+    ``ClockError.Failed(reason=...)`` when it cannot tell the time. That, a naive or
+    non-``datetime`` value, or any other exception reaches the caller of the library as
+    ``SessionError.Clock`` with a clear reason.
     """
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         fn = cls.__dict__.get("now")
         if fn is not None and not getattr(fn, "_sessions_guarded", False):
-            cls.now = _guard_callback(cls, "now", fn, SessionError.Clock, _check_clock_result)
+            cls.now = _guard_callback(
+                cls, "now", fn, ClockError, ClockError.Failed, _check_clock_result
+            )
 
 
 Clock.__module__ = __name__
@@ -250,7 +255,13 @@ class SessionStore(_generated.SessionStore):
         for name in _STORE_METHODS:
             fn = cls.__dict__.get(name)
             if _inspect.isfunction(fn) and not getattr(fn, "_sessions_guarded", False):
-                setattr(cls, name, _guard_callback(cls, name, fn, SessionError.Store, _check_store_result))
+                setattr(
+                    cls,
+                    name,
+                    _guard_callback(
+                        cls, name, fn, SessionError, SessionError.Store, _check_store_result
+                    ),
+                )
 
 
 SessionStore.__module__ = __name__

@@ -118,8 +118,8 @@ final class HostCallbackTests: XCTestCase {
     }
 
     func testClockErrors() throws {
-        // A clock throwing SessionError.Clock: the caller gets exactly that.
-        let failing = FailingClock(SessionError.Clock(reason: "no time"))
+        // A clock throwing ClockError.Failed: the caller gets SessionError.Clock with its reason.
+        let failing = FailingClock(ClockError.Failed(reason: "no time"))
         let manager = try SessionManager(config: SessionConfig(), clock: failing)
         let error = assertThrows("Clock", try manager.create(options: CreateSessionOptions(userId: "alice")))
         XCTAssertEqual(error, .Clock(reason: "no time"))
@@ -128,14 +128,16 @@ final class HostCallbackTests: XCTestCase {
         assertThrows("Clock", try manager.destroyAllForUser(userId: "alice"))
         XCTAssertEqual(try manager.count(), 0) // needs no clock
 
-        // Any other Swift error thrown by a clock is an error too, never a crash.
-        // (The library maps every unexpected host-callback error to Store.)
-        let other = try SessionManager(config: SessionConfig(), clock: FailingClock(SwiftStoreFailure(what: "tick")))
-        do {
-            _ = try other.create(options: CreateSessionOptions(userId: "alice"))
-            XCTFail("expected an error")
-        } catch SessionError.Clock(let reason), SessionError.Store(let reason) {
-            XCTAssertTrue(reason.contains("tick"), reason)
+        // Any other Swift error thrown by a clock is a clock error too, never a crash.
+        let others: [Error] = [SwiftStoreFailure(what: "tick"), SessionError.Store(reason: "tick")]
+        for thrown in others {
+            let other = try SessionManager(config: SessionConfig(), clock: FailingClock(thrown))
+            do {
+                _ = try other.create(options: CreateSessionOptions(userId: "alice"))
+                XCTFail("expected an error")
+            } catch SessionError.Clock(let reason) {
+                XCTAssertTrue(reason.contains("tick"), reason)
+            }
         }
     }
 

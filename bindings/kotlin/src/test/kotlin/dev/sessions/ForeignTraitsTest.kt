@@ -109,29 +109,33 @@ class ForeignTraitsTest {
     }
 
     @Test
-    fun `a SessionException Clock thrown by the Kotlin clock reaches the caller as Clock`() {
+    fun `a ClockException Failed thrown by the Kotlin clock reaches the caller as SessionException Clock`() {
         SessionManager(config(), clock).use { m ->
             val s = m.create(opts("alice"))
-            clock.failure = { SessionException.Clock("ntp unreachable") }
+            clock.failure = { ClockException.Failed("ntp unreachable") }
             val e = assertFailsWith<SessionException.Clock> { m.validate(s.token) }
             assertEquals("ntp unreachable", e.reason)
             assertFailsWith<SessionException.Clock> { m.create(opts("alice")) }
             assertFailsWith<SessionException.Clock> { m.purgeExpired() }
             assertFailsWith<SessionException.Clock> { m.destroy(s.id) }
+            assertFailsWith<SessionException.Clock> { m.listForUser("alice") }
+            assertFailsWith<SessionException.Clock> { m.destroyAllForUser("alice") }
             clock.failure = null
             assertTrue(m.validate(s.token).valid)
         }
     }
 
     @Test
-    fun `any other exception from the Kotlin clock is reported (as Store, by the library's conversion)`() {
+    fun `any other exception from the Kotlin clock reaches the caller as SessionException Clock`() {
         SessionManager(config(), clock).use { m ->
             val s = m.create(opts("alice"))
-            clock.failure = { IllegalStateException("clock broke") }
-            // The library maps every unexpected host callback error to Store, clocks included.
-            val e = assertFailsWith<SessionException> { m.validate(s.token) }
-            assertTrue(e is SessionException.Store || e is SessionException.Clock, e.variant)
-            assertTrue(e.message!!.contains("clock broke"), e.message)
+            for (thrown in listOf(IllegalStateException("clock broke"), SessionException.Store("clock broke"))) {
+                clock.failure = { thrown }
+                val e = assertFailsWith<SessionException.Clock> { m.validate(s.token) }
+                assertTrue(e.reason.contains("clock broke"), e.reason)
+            }
+            clock.failure = null
+            assertTrue(m.validate(s.token).valid)
         }
     }
 
@@ -168,7 +172,7 @@ class ForeignTraitsTest {
                 expect(e.variant) { m.count() }
             }
             store.failure = null
-            clock.failure = { SessionException.Clock("stopped") }
+            clock.failure = { ClockException.Failed("stopped") }
             expect("Clock") { m.purgeExpired() }
             clock.failure = null
         }
