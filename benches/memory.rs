@@ -3,6 +3,8 @@
 //! resident-set growth read from /proc. Prints JSON lines and writes them to
 //! `$CARGO_TARGET_DIR/criterion/memory.jsonl` for `scripts/benchmarks.py`.
 
+mod common;
+
 use std::alloc::System;
 use std::fs;
 use std::sync::Arc;
@@ -49,13 +51,5 @@ fn main() {
             "{{\"figure\":\"memory\",\"sessions\":{size},\"heap_bytes_per_session\":{heap:.1},\"rss_bytes_per_session\":{rss:.1}}}"
         ));
     }
-    for l in &lines {
-        println!("{l}");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
-    let dir = std::path::Path::new(&target).join("criterion");
-    if fs::create_dir_all(&dir).is_ok() {
-        let _ = fs::write(dir.join("memory.jsonl"), lines.join("\n") + "\n");
-    }
+    common::write_figures("memory.jsonl", &lines);
 }

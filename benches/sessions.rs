@@ -1,15 +1,18 @@
-//! Benchmarks of the in-memory manager at 1 thousand and 1 million sessions:
-//! create, validate (hit and miss), refresh, purge; plus validate throughput on
-//! 1 and 2 threads (memory per session is measured by `benches/memory.rs`). `scripts/benchmarks.py` turns the results into
-//! BENCHMARKS.md.
+//! Benchmarks of the in-memory manager at 1 thousand and 1 million sessions: create,
+//! validate (hit and miss), refresh, purge; then validate throughput on 1 and 2 threads
+//! and, for scale, the latency of one random memory read in a table larger than the
+//! caches. Memory per session is measured by `benches/memory.rs`;
+//! `scripts/benchmarks.py` turns the results into BENCHMARKS.md.
 
-use std::fs;
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, BatchSize, BenchmarkId, Criterion};
 use parking_lot::Mutex;
+use rand::seq::SliceRandom;
 use sessions::{Clock, ClockError, CreateSessionOptions, SessionConfig, SessionManager};
 
 const SIZES: [usize; 2] = [1_000, 1_000_000];
@@ -149,24 +152,47 @@ fn validate_throughput(f: &Fixture, threads: usize) -> f64 {
     (threads * PER_THREAD) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Nanoseconds per dependent read of a random cache line in a table of `bytes`: the
+/// floor under any lookup that must reach one record among a million (they do not fit
+/// in cache), whatever the index.
+fn random_read_ns(bytes: usize) -> f64 {
+    const WORDS_PER_LINE: usize = 8;
+    const STEPS: usize = 5_000_000;
+    let lines = bytes / 64;
+    let mut order: Vec<usize> = (0..lines).collect();
+    order.shuffle(&mut rand::rng());
+    // One cycle through every line, in random order.
+    let mut table = vec![0usize; lines * WORDS_PER_LINE];
+    for pair in order.windows(2) {
+        table[pair[0] * WORDS_PER_LINE] = pair[1];
+    }
+    table[order[lines - 1] * WORDS_PER_LINE] = order[0];
+    let mut at = order[0];
+    let start = Instant::now();
+    for _ in 0..STEPS {
+        at = table[at * WORDS_PER_LINE];
+    }
+    black_box(at);
+    start.elapsed().as_nanos() as f64 / STEPS as f64
+}
+
 fn extra_figures() {
-    let mut lines = Vec::new();
     let f = fixture(1_000_000);
     let one = validate_throughput(&f, 1);
     let two = validate_throughput(&f, 2);
-    lines.push(format!(
-        "{{\"figure\":\"throughput\",\"sessions\":1000000,\"one_thread_per_s\":{one:.0},\"two_threads_per_s\":{two:.0},\"speedup\":{:.2}}}",
-        two / one
-    ));
-    for l in &lines {
-        println!("{l}");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
-    let dir = std::path::Path::new(&target).join("criterion");
-    if fs::create_dir_all(&dir).is_ok() {
-        let _ = fs::write(dir.join("throughput.jsonl"), lines.join("\n") + "\n");
-    }
+    drop(f);
+    let table = 256 << 20;
+    let lines = [
+        format!(
+            "{{\"figure\":\"throughput\",\"sessions\":1000000,\"one_thread_per_s\":{one:.0},\"two_threads_per_s\":{two:.0},\"speedup\":{:.2}}}",
+            two / one
+        ),
+        format!(
+            "{{\"figure\":\"random_read\",\"table_bytes\":{table},\"ns\":{:.1}}}",
+            random_read_ns(table)
+        ),
+    ];
+    common::write_figures("throughput.jsonl", &lines);
 }
 
 criterion_group!(benches, bench_all);

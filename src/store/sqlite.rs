@@ -464,6 +464,23 @@ impl Columns {
             metadata,
         })
     }
+
+    /// The values of `session` (which these columns were made from), in `COLUMNS` order.
+    fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 11] {
+        [
+            &session.id,
+            &session.user_id,
+            &self.hash,
+            &self.created_at,
+            &self.expires_at,
+            &self.absolute_expires_at,
+            &self.lifetime_ns,
+            &self.revoked_at,
+            &session.sliding_expiration,
+            &session.bound_user_agent,
+            &self.metadata,
+        ]
+    }
 }
 
 /// Which unique constraint a write violated.
@@ -495,19 +512,7 @@ impl SessionStore for SqliteStore {
                 "INSERT INTO sessions ({COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ),
-            params![
-                session.id,
-                session.user_id,
-                c.hash,
-                c.created_at,
-                c.expires_at,
-                c.absolute_expires_at,
-                c.lifetime_ns,
-                c.revoked_at,
-                session.sliding_expiration,
-                session.bound_user_agent,
-                c.metadata,
-            ],
+            &c.values(&session),
         )
         .map_err(|e| self.write_error("insert", &session.id, &e))?;
         Ok(())
@@ -531,26 +536,15 @@ impl SessionStore for SqliteStore {
             return Ok(false);
         };
         let c = Columns::of(&session)?;
+        let mut values = c.values(&session).to_vec();
+        values.push(&expected.0);
         let changed = self
             .write(
-                "UPDATE sessions SET user_id = ?3, token_hash = ?4, created_at = ?5, \
-                 expires_at = ?6, absolute_expires_at = ?7, lifetime_ns = ?8, revoked_at = ?9, \
-                 sliding_expiration = ?10, bound_user_agent = ?11, metadata = ?12 \
-                 WHERE id = ?1 AND token_hash = ?2 AND revoked_at IS NULL",
-                params![
-                    session.id,
-                    expected.0,
-                    session.user_id,
-                    c.hash,
-                    c.created_at,
-                    c.expires_at,
-                    c.absolute_expires_at,
-                    c.lifetime_ns,
-                    c.revoked_at,
-                    session.sliding_expiration,
-                    session.bound_user_agent,
-                    c.metadata,
-                ],
+                "UPDATE sessions SET user_id = ?2, token_hash = ?3, created_at = ?4, \
+                 expires_at = ?5, absolute_expires_at = ?6, lifetime_ns = ?7, revoked_at = ?8, \
+                 sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11 \
+                 WHERE id = ?1 AND token_hash = ?12 AND revoked_at IS NULL",
+                &values,
             )
             .map_err(|e| self.write_error("compare and swap", &session.id, &e))?;
         Ok(changed == 1)
