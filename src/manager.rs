@@ -70,9 +70,15 @@ impl SessionManager {
     /// The stored session whose token hashes to `hash`, checked a second time in
     /// constant time, so a store that matched loosely (or a host store with a bug) can
     /// never let a wrong token through.
+    #[inline]
     fn lookup(&self, hash: &TokenHash) -> Result<Option<Session>> {
-        let session = self.store.find_by_token_hash(hash.to_hex())?;
-        Ok(session.filter(|s| TokenHash::from_hex(&s.token_hash).is_some_and(|h| h.ct_eq(hash))))
+        let mut found = self.store.find_by_token_hash(hash.to_hex())?;
+        let matches =
+            |s: &Session| TokenHash::from_hex(&s.token_hash).is_some_and(|h| h.ct_eq(hash));
+        if !found.as_ref().is_some_and(matches) {
+            found = None;
+        }
+        Ok(found)
     }
 }
 
@@ -126,23 +132,30 @@ impl SessionManager {
             return Ok(ValidationResult::fail(ValidationError::InvalidToken));
         };
         for _ in 0..CAS_ATTEMPTS {
-            let Some(mut session) = self.lookup(&hash)? else {
+            // The session stays in its `Option` until it is returned: a `Session` is
+            // 256 bytes, and validate is the hot path.
+            let mut found = self.lookup(&hash)?;
+            let Some(session) = found.as_mut() else {
                 return Ok(ValidationResult::fail(ValidationError::InvalidToken));
             };
             let now = self.now()?;
-            if let Some(error) = rules::check(&session, now, user_agent.as_deref()) {
+            if let Some(error) = rules::check(session, now, user_agent.as_deref()) {
                 return Ok(ValidationResult::fail(error));
             }
-            let Some(expires_at) = rules::slide_due(&session, now) else {
-                return Ok(ValidationResult::ok(session));
-            };
-            session.expires_at = expires_at;
-            if self
-                .store
-                .compare_and_swap(hash.to_hex(), session.clone())?
-            {
-                return Ok(ValidationResult::ok(session));
+            if let Some(expires_at) = rules::slide_due(session, now) {
+                session.expires_at = expires_at;
+                if !self
+                    .store
+                    .compare_and_swap(hash.to_hex(), session.clone())?
+                {
+                    continue;
+                }
             }
+            return Ok(ValidationResult {
+                valid: true,
+                session: found,
+                error: None,
+            });
         }
         Ok(ValidationResult::fail(ValidationError::InvalidToken))
     }
