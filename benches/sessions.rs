@@ -177,10 +177,14 @@ fn random_read_ns(bytes: usize) -> f64 {
 }
 
 fn extra_figures() {
+    // Two vCPUs share their host with others: take the median of three rounds.
     let f = fixture(1_000_000);
-    let one = validate_throughput(&f, 1);
-    let two = validate_throughput(&f, 2);
+    let mut rounds: Vec<(f64, f64)> = (0..3)
+        .map(|_| (validate_throughput(&f, 1), validate_throughput(&f, 2)))
+        .collect();
     drop(f);
+    rounds.sort_by(|a, b| (a.1 / a.0).total_cmp(&(b.1 / b.0)));
+    let (one, two) = rounds[1];
     let table = 256 << 20;
     let lines = [
         format!(

@@ -68,7 +68,7 @@ def main() -> int:
     t = extra["throughput"]
     lines += ["", f"Validate throughput at {t['sessions']:,} sessions: "
               f"{t['one_thread_per_s']:,.0f}/s on 1 thread, {t['two_threads_per_s']:,.0f}/s "
-              f"on 2 threads ({t['speedup']:.2f}x)."]
+              f"on 2 threads ({t['speedup']:.2f}x; the median of three rounds)."]
     r = extra["random_read"]
     lines += ["", f"For scale: one dependent read of a random cache line in a "
               f"{r['table_bytes'] >> 20} MB table takes {r['ns']:.0f} ns on this machine. A "
