@@ -231,7 +231,28 @@ impl Shard {
         expiry.push(Reverse((record.expires, slot)));
         slots[slot as usize] = Some(record);
         self.len += 1;
+        self.compact_expiry();
         slot
+    }
+
+    /// Rebuilds the expiry heap from the live records once it holds more than twice as
+    /// many entries as the shard has sessions (stale entries pile up as sessions slide,
+    /// rotate or are revoked), so it stays bounded even if `purge_expired` is never
+    /// called. Each rebuild is followed by at least `len + 64` changes before the next,
+    /// so its cost is constant per change, amortised.
+    fn compact_expiry(&mut self) {
+        if self.expiry.len() <= 2 * self.len + 64 {
+            return;
+        }
+        self.expiry = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, record)| {
+                let slot = u32::try_from(slot).ok()?;
+                record.as_ref().map(|r| Reverse((r.expires, slot)))
+            })
+            .collect();
     }
 
     fn take(&mut self, slot: u32, hasher: &DefaultHashBuilder) -> Option<Record> {
@@ -477,5 +498,61 @@ impl SessionStore for MemoryStore {
             .collect();
         out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    fn session(id: &str, token: &str, expires_secs: u64) -> Session {
+        let created = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        Session {
+            id: id.into(),
+            user_id: "u".into(),
+            token: String::new(),
+            token_hash: TokenHash::of(token).to_hex(),
+            created_at: created,
+            expires_at: created + Duration::from_secs(expires_secs),
+            metadata: None,
+            revoked_at: None,
+            sliding_expiration: Some(true),
+            bound_user_agent: None,
+            lifetime: Duration::from_secs(3600),
+            absolute_expires_at: created + Duration::from_secs(1_000_000),
+        }
+    }
+
+    fn heap_entries(store: &MemoryStore) -> usize {
+        store.shards.iter().map(|s| s.read().expiry.len()).sum()
+    }
+
+    #[test]
+    fn expiry_heap_stays_bounded_when_sessions_slide_and_nothing_is_purged() {
+        let store = MemoryStore::new();
+        let mut s = session("a", "tok", 100);
+        store.insert(s.clone()).expect("insert");
+        store.insert(session("b", "other", 50)).expect("insert");
+        for i in 0..10_000u64 {
+            s.expires_at += Duration::from_secs(1);
+            let hash = s.token_hash.clone();
+            assert!(
+                store.compare_and_swap(hash, s.clone()).expect("slide"),
+                "{i}"
+            );
+        }
+        assert!(
+            heap_entries(&store) <= 2 * 2 + 64 * SHARDS,
+            "{}",
+            heap_entries(&store)
+        );
+        // Compaction keeps every live session's current expiry.
+        let end = |secs: u64| UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs);
+        assert_eq!(store.purge_expired(end(50)).expect("purge"), 1);
+        assert_eq!(store.purge_expired(end(10_099)).expect("purge"), 0);
+        assert_eq!(store.purge_expired(end(10_100)).expect("purge"), 1);
+        assert_eq!(store.count().expect("count"), 0);
     }
 }
