@@ -1,9 +1,10 @@
 //! `SessionManager`: the seed's manager with its rules fixed, over any [`SessionStore`].
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{to_nanos, Clock, SystemClock};
 use crate::error::{Result, SessionError};
 use crate::model::{
     CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
@@ -27,6 +28,9 @@ pub struct SessionManager {
     clock: Arc<dyn Clock>,
     policy: Policy,
     prefix: String,
+    /// When `create` last purged (or first ran), in nanoseconds since the epoch;
+    /// `i64::MIN` until then. Only used with `auto_purge_interval`.
+    last_auto_purge: AtomicI64,
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -50,7 +54,36 @@ impl SessionManager {
             prefix: config.prefix,
             store,
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            last_auto_purge: AtomicI64::new(i64::MIN),
         })
+    }
+
+    /// With `auto_purge_interval`, purges expired sessions if that long has passed
+    /// since the last time (the first call only starts the count). One caller wins the
+    /// right to purge; the others go on at once. A failed purge is logged, not
+    /// returned: the caller's own change has already succeeded.
+    fn auto_purge(&self, now: SystemTime) {
+        let Some(interval) = self.policy.auto_purge_interval else {
+            return;
+        };
+        let now_nanos = to_nanos(now);
+        let interval_nanos = i64::try_from(interval.as_nanos()).unwrap_or(i64::MAX);
+        let last = self.last_auto_purge.load(Ordering::Relaxed);
+        let first = last == i64::MIN;
+        if !first && now_nanos.saturating_sub(last) < interval_nanos {
+            return;
+        }
+        let claimed = self
+            .last_auto_purge
+            .compare_exchange(last, now_nanos, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if first || !claimed {
+            return;
+        }
+        match self.store.purge_expired(now) {
+            Ok(purged) => log::debug!("auto purge removed {purged} expired sessions"),
+            Err(e) => log::warn!("auto purge failed: {e}"),
+        }
     }
 
     fn now(&self) -> Result<SystemTime> {
@@ -110,10 +143,12 @@ impl SessionManager {
     /// the raw token. With `bind_to_user_agent`, the session is bound to
     /// `metadata["userAgent"]`.
     pub fn create(&self, options: CreateSessionOptions) -> Result<Session> {
-        let session = self.policy.new_session(options, self.now()?)?;
+        let now = self.now()?;
+        let session = self.policy.new_session(options, now)?;
         let mut stored = session.clone();
         stored.token.clear();
         self.store.insert(stored)?;
+        self.auto_purge(now);
         log::debug!(
             "session {} created for user {}",
             session.id,

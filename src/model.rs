@@ -214,6 +214,11 @@ pub struct SessionConfig {
     /// Most metadata bytes per session, keys plus values (8 KiB; at most 1 MiB).
     #[uniffi(default = 8192)]
     pub max_metadata_bytes: u32,
+    /// When set, `create` also purges expired sessions (as `purge_expired` does) if this
+    /// long has passed since the manager last did, so they cannot pile up in a store
+    /// nobody purges. Off when absent; must be positive.
+    #[uniffi(default)]
+    pub auto_purge_interval: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -225,6 +230,7 @@ impl Default for SessionConfig {
             bind_to_user_agent: false,
             max_metadata_entries: DEFAULT_MAX_METADATA_ENTRIES,
             max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
+            auto_purge_interval: None,
         }
     }
 }

@@ -20,6 +20,7 @@ pub(crate) struct Policy {
     pub bind_to_user_agent: bool,
     pub max_metadata_entries: u32,
     pub max_metadata_bytes: u32,
+    pub auto_purge_interval: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -30,6 +31,7 @@ impl Default for Policy {
             bind_to_user_agent: false,
             max_metadata_entries: crate::model::DEFAULT_MAX_METADATA_ENTRIES,
             max_metadata_bytes: crate::model::DEFAULT_MAX_METADATA_BYTES,
+            auto_purge_interval: None,
         }
     }
 }
@@ -64,12 +66,18 @@ impl Policy {
                  {HARD_MAX_METADATA_BYTES} bytes"
             )));
         }
+        if config.auto_purge_interval.is_some_and(|d| d.is_zero()) {
+            return Err(config_error(
+                "auto_purge_interval must be positive when set",
+            ));
+        }
         Ok(Policy {
             default_expires_in,
             max_lifetime,
             bind_to_user_agent: config.bind_to_user_agent,
             max_metadata_entries: config.max_metadata_entries,
             max_metadata_bytes: config.max_metadata_bytes,
+            auto_purge_interval: config.auto_purge_interval,
         })
     }
 

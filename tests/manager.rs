@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use common::{manager, manager_with, TestClock, HOUR};
 use sessions::*;
@@ -471,6 +471,10 @@ fn configuration_is_checked() {
             max_metadata_bytes: 1024 * 1024 + 1,
             ..SessionConfig::default()
         },
+        SessionConfig {
+            auto_purge_interval: Some(Duration::ZERO),
+            ..SessionConfig::default()
+        },
     ];
     for config in bad_config {
         assert!(matches!(
@@ -536,4 +540,147 @@ fn the_system_clock_is_the_default() {
     let s = m.create(opts("u")).unwrap();
     assert!(s.created_at >= before && s.created_at <= std::time::SystemTime::now());
     let _ = TestClock::new();
+}
+
+fn short(user: &str, lifetime: Duration) -> CreateSessionOptions {
+    CreateSessionOptions {
+        expires_in: Some(lifetime),
+        ..opts(user)
+    }
+}
+
+#[test]
+fn expired_sessions_stay_until_purged_unless_auto_purge_is_set() {
+    let (m, clock) = manager();
+    m.create(short("a", Duration::from_secs(60))).unwrap();
+    clock.advance(2 * HOUR);
+    m.create(opts("b")).unwrap();
+    assert_eq!(
+        m.count().unwrap(),
+        2,
+        "no purge without auto_purge_interval"
+    );
+}
+
+#[test]
+fn create_purges_expired_sessions_once_per_auto_purge_interval() {
+    let (m, clock) = manager_with(SessionConfig {
+        auto_purge_interval: Some(HOUR),
+        ..SessionConfig::default()
+    });
+    let a = m.create(short("a", Duration::from_secs(60))).unwrap();
+    clock.advance(HOUR - Duration::from_secs(1));
+    // b expires at the hour exactly: expired then, as purge counts it.
+    m.create(short("b", Duration::from_secs(1))).unwrap();
+    assert_eq!(
+        m.count().unwrap(),
+        2,
+        "an hour has not passed since the first create"
+    );
+    clock.advance(Duration::from_secs(1));
+    m.create(opts("c")).unwrap();
+    assert_eq!(m.count().unwrap(), 1, "a and b expired and were purged");
+    assert_eq!(m.get(a.id).unwrap(), None);
+    clock.advance(Duration::from_secs(30 * 60));
+    m.create(short("d", Duration::from_secs(1))).unwrap();
+    clock.advance(Duration::from_secs(29 * 60));
+    m.create(opts("e")).unwrap();
+    assert_eq!(
+        m.count().unwrap(),
+        3,
+        "the next purge is an hour after the last"
+    );
+    clock.advance(Duration::from_secs(60));
+    m.create(opts("f")).unwrap();
+    assert_eq!(m.count().unwrap(), 3, "d purged, f added");
+}
+
+/// A memory store whose purge always fails.
+struct PurgeFails(MemoryStore);
+
+impl SessionStore for PurgeFails {
+    fn insert(&self, session: Session) -> Result<(), SessionError> {
+        self.0.insert(session)
+    }
+    fn get(&self, session_id: String) -> Result<Option<Session>, SessionError> {
+        self.0.get(session_id)
+    }
+    fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>, SessionError> {
+        self.0.find_by_token_hash(token_hash)
+    }
+    fn compare_and_swap(&self, expected: String, session: Session) -> Result<bool, SessionError> {
+        self.0.compare_and_swap(expected, session)
+    }
+    fn list_for_user(&self, user_id: String) -> Result<Vec<Session>, SessionError> {
+        self.0.list_for_user(user_id)
+    }
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64, SessionError> {
+        self.0.revoke_all_for_user(user_id, at)
+    }
+    fn purge_expired(&self, _now: SystemTime) -> Result<u64, SessionError> {
+        Err(SessionError::Store {
+            reason: "purge is down".into(),
+        })
+    }
+    fn count(&self) -> Result<u64, SessionError> {
+        self.0.count()
+    }
+    fn all_sessions(&self) -> Result<Vec<Session>, SessionError> {
+        self.0.all_sessions()
+    }
+}
+
+#[test]
+fn a_failed_auto_purge_does_not_fail_the_create_that_ran_it() {
+    let clock = TestClock::new();
+    let config = SessionConfig {
+        auto_purge_interval: Some(HOUR),
+        ..SessionConfig::default()
+    };
+    let store = Arc::new(PurgeFails(MemoryStore::new()));
+    let m =
+        SessionManager::with_store(config, store, Some(clock.clone() as Arc<dyn Clock>)).unwrap();
+    m.create(short("a", Duration::from_secs(60))).unwrap();
+    clock.advance(2 * HOUR);
+    let b = m.create(opts("b")).unwrap();
+    assert!(m.validate(b.token, None).unwrap().valid);
+    assert!(matches!(m.purge_expired(), Err(SessionError::Store { .. })));
+}
+
+#[test]
+fn concurrent_creates_with_auto_purge_never_remove_a_live_session() {
+    let (m, clock) = manager_with(SessionConfig {
+        auto_purge_interval: Some(Duration::from_secs(1)),
+        ..SessionConfig::default()
+    });
+    let live: Vec<Session> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let m = &m;
+                let clock = &clock;
+                s.spawn(move || {
+                    let mut kept = Vec::new();
+                    for i in 0..300 {
+                        m.create(short(&format!("short-{t}"), Duration::from_secs(1)))
+                            .unwrap();
+                        kept.push(m.create(opts(&format!("long-{t}"))).unwrap());
+                        if i % 10 == 0 {
+                            clock.advance(Duration::from_millis(700));
+                        }
+                    }
+                    kept
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    for s in &live {
+        assert!(m.validate(s.token.clone(), None).unwrap().valid, "{}", s.id);
+    }
+    clock.advance(Duration::from_secs(1));
+    m.purge_expired().unwrap();
+    assert_eq!(m.count().unwrap(), live.len() as u64);
 }

@@ -67,7 +67,8 @@ def test_invalid_config_lifetimes(kind, clock, config):
     dict(prefix="p" * 10_000),
     dict(max_metadata_entries=4097),
     dict(max_metadata_bytes=1024 * 1024 + 1),
-], ids=["empty-prefix", "huge-prefix", "entries-limit", "bytes-limit"])
+    dict(auto_purge_interval=timedelta(0)),
+], ids=["empty-prefix", "huge-prefix", "entries-limit", "bytes-limit", "zero-auto-purge"])
 def test_invalid_config(kind, clock, config):
     with pytest.raises(sessions.SessionError.InvalidConfig) as info:
         make_manager(kind, clock, **config)
@@ -315,6 +316,29 @@ def test_purge_and_count(manager, clock):
     assert manager.validate(revoked_long.token).error == VE.SESSION_REVOKED
     assert manager.validate(keep.token).valid
     assert manager.purge_expired() == 0
+
+
+def test_auto_purge_on_create(kind, clock):
+    m = make_manager(kind, clock, auto_purge_interval=timedelta(hours=1))
+    gone = m.create(options(expires_in=timedelta(minutes=1)))
+    clock.advance(59 * 60)
+    m.create(options())
+    assert m.count() == 2  # an hour has not passed since the first create
+    clock.advance(60)
+    m.create(options())
+    assert m.count() == 2 and m.get(gone.id) is None
+
+
+def test_no_auto_purge_by_default(manager, clock):
+    manager.create(options(expires_in=timedelta(minutes=1)))
+    clock.advance(2 * 3600)
+    manager.create(options())
+    assert manager.count() == 2
+
+
+def test_negative_auto_purge_interval_is_a_value_error(kind, clock):
+    with pytest.raises(ValueError, match="auto_purge_interval"):
+        make_manager(kind, clock, auto_purge_interval=timedelta(seconds=-1))
 
 
 def test_manager_to_public_session(manager):

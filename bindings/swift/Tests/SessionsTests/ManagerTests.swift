@@ -359,6 +359,25 @@ class ManagerTests: XCTestCase {
         XCTAssertEqual(try manager.count(), 0)
     }
 
+    func testAutoPurgeOnCreate() throws {
+        let (manager, clock) = try fixture(SessionConfig(autoPurgeInterval: 3600))
+        let gone = try manager.create(options: options(expiresIn: 60))
+        clock.advance(seconds: 3599)
+        _ = try manager.create(options: options())
+        XCTAssertEqual(try manager.count(), 2) // an hour has not passed since the first create
+        clock.advance(seconds: 1)
+        _ = try manager.create(options: options())
+        XCTAssertEqual(try manager.count(), 2)
+        XCTAssertNil(try manager.get(sessionId: gone.id))
+
+        let (off, offClock) = try fixture()
+        _ = try off.create(options: options(expiresIn: 60))
+        offClock.advance(seconds: 7200)
+        _ = try off.create(options: options())
+        XCTAssertEqual(try off.count(), 2) // no auto purge unless configured
+        assertThrows("InvalidConfig", try makeManager(SessionConfig(autoPurgeInterval: 0), clock: clock))
+    }
+
     // MARK: export / import
 
     func testExportImportRoundTrip() throws {
@@ -452,6 +471,7 @@ final class SwiftStoreManagerTests: ManagerTests {
     override func testDestroy() throws { try super.testDestroy() }
     override func testListAndDestroyAllForUser() throws { try super.testListAndDestroyAllForUser() }
     override func testPurgeRemovesExpiredSessionsOnly() throws { try super.testPurgeRemovesExpiredSessionsOnly() }
+    override func testAutoPurgeOnCreate() throws { try super.testAutoPurgeOnCreate() }
     override func testToPublicSession() throws { try super.testToPublicSession() }
     override func testExportImportRoundTrip() throws { try super.testExportImportRoundTrip() }
     override func testImportOfTheSeedsFormAndBadInput() throws { try super.testImportOfTheSeedsFormAndBadInput() }
@@ -490,6 +510,7 @@ final class SqliteManagerTests: ManagerTests {
     override func testDestroy() throws { try super.testDestroy() }
     override func testListAndDestroyAllForUser() throws { try super.testListAndDestroyAllForUser() }
     override func testPurgeRemovesExpiredSessionsOnly() throws { try super.testPurgeRemovesExpiredSessionsOnly() }
+    override func testAutoPurgeOnCreate() throws { try super.testAutoPurgeOnCreate() }
     override func testExportImportRoundTrip() throws { try super.testExportImportRoundTrip() }
     override func testImportOfTheSeedsFormAndBadInput() throws { try super.testImportOfTheSeedsFormAndBadInput() }
     override func testToPublicSession() throws { try super.testToPublicSession() }

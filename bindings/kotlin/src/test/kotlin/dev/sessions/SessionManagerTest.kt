@@ -309,6 +309,27 @@ class SessionManagerTest {
         assertFailsWith<SessionException.InvalidConfig> { build(SessionConfig(maxMetadataEntries = 4097u)) }
         assertFailsWith<SessionException.InvalidConfig> { build(SessionConfig(maxMetadataBytes = 1024u * 1024u + 1u)) }
         build(SessionConfig(maxMetadataEntries = 4096u, maxMetadataBytes = 1024u * 1024u)).close()
+        assertFailsWith<SessionException.InvalidConfig> { build(SessionConfig(autoPurgeInterval = Duration.ZERO)) }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = ["memory", "kotlin"])
+    fun `create purges expired sessions once per autoPurgeInterval, and only when it is set`(kind: String) {
+        val m = manager(kind, SessionConfig(autoPurgeInterval = Duration.ofHours(1)))
+        val gone = m.create(opts("a", expiresIn = Duration.ofMinutes(1)))
+        clock.advance(Duration.ofMinutes(59))
+        m.create(opts("a"))
+        assertEquals(2UL, m.count(), "an hour has not passed since the first create")
+        clock.advance(Duration.ofMinutes(1))
+        m.create(opts("a"))
+        assertEquals(2UL, m.count())
+        assertNull(m.get(gone.id))
+
+        val off = manager(kind)
+        off.create(opts("a", expiresIn = Duration.ofMinutes(1)))
+        clock.advance(Duration.ofHours(2))
+        off.create(opts("a"))
+        assertEquals(2UL, off.count())
     }
 
     @ParameterizedTest
