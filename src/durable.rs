@@ -26,8 +26,13 @@ impl SessionManager {
         config: SessionConfig,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Arc<Self>> {
-        Policy::from_config(&config)?;
+        let policy = Policy::from_config(&config)?;
         let store = SqliteStore::open(&path)?;
-        Self::with_parts(config, Arc::new(store), clock).map(Arc::new)
+        Ok(Arc::new(Self::with_policy(
+            policy,
+            config,
+            Arc::new(store),
+            clock,
+        )))
     }
 }

@@ -61,9 +61,7 @@ pub fn validate_session(
     session: Session,
     user_agent: Option<String>,
 ) -> ValidationResult {
-    let matches = TokenHash::from_hex(&session.token_hash)
-        .is_some_and(|stored| stored.ct_eq(&TokenHash::of(&token)));
-    if !matches {
+    if !TokenHash::of(&token).matches_hex(&session.token_hash) {
         return ValidationResult::fail(ValidationError::InvalidToken);
     }
     match rules::check(&session, SystemTime::now(), user_agent.as_deref()) {

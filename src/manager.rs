@@ -49,13 +49,28 @@ impl SessionManager {
         store: Arc<dyn SessionStore>,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Self> {
-        Ok(SessionManager {
-            policy: Policy::from_config(&config)?,
+        Ok(Self::with_policy(
+            Policy::from_config(&config)?,
+            config,
+            store,
+            clock,
+        ))
+    }
+
+    /// A manager with `policy`, already checked from `config`.
+    pub(crate) fn with_policy(
+        policy: Policy,
+        config: SessionConfig,
+        store: Arc<dyn SessionStore>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Self {
+        SessionManager {
+            policy,
             prefix: config.prefix,
             store,
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             last_auto_purge: AtomicI64::new(i64::MIN),
-        })
+        }
     }
 
     /// With `auto_purge_interval`, purges expired sessions if that long has passed
@@ -100,15 +115,16 @@ impl SessionManager {
         &self.policy
     }
 
-    /// The stored session whose token hashes to `hash`, checked a second time in
-    /// constant time, so a store that matched loosely (or a host store with a bug) can
-    /// never let a wrong token through.
+    /// The stored session whose token hash is `hex` (the hex form of `hash`), checked a
+    /// second time in constant time, so a store that matched loosely (or a host store
+    /// with a bug) can never let a wrong token through.
     #[inline]
-    fn lookup(&self, hash: &TokenHash) -> Result<Option<Session>> {
-        let mut found = self.store.find_by_token_hash(hash.to_hex())?;
-        let matches =
-            |s: &Session| TokenHash::from_hex(&s.token_hash).is_some_and(|h| h.ct_eq(hash));
-        if !found.as_ref().is_some_and(matches) {
+    fn lookup(&self, hash: &TokenHash, hex: String) -> Result<Option<Session>> {
+        let mut found = self.store.find_by_token_hash(hex)?;
+        if !found
+            .as_ref()
+            .is_some_and(|s| hash.matches_hex(&s.token_hash))
+        {
             found = None;
         }
         Ok(found)
@@ -166,10 +182,11 @@ impl SessionManager {
         let Some(hash) = presented_hash(&token) else {
             return Ok(ValidationResult::fail(ValidationError::InvalidToken));
         };
+        let hex = hash.to_hex();
         for _ in 0..CAS_ATTEMPTS {
             // The session stays in its `Option` until it is returned: a `Session` is
             // 256 bytes, and validate is the hot path.
-            let mut found = self.lookup(&hash)?;
+            let mut found = self.lookup(&hash, hex.clone())?;
             let Some(session) = found.as_mut() else {
                 return Ok(ValidationResult::fail(ValidationError::InvalidToken));
             };
@@ -179,10 +196,7 @@ impl SessionManager {
             }
             if let Some(expires_at) = rules::slide_due(session, now) {
                 session.expires_at = expires_at;
-                if !self
-                    .store
-                    .compare_and_swap(hash.to_hex(), session.clone())?
-                {
+                if !self.store.compare_and_swap(hex.clone(), session.clone())? {
                     continue;
                 }
             }
@@ -229,7 +243,8 @@ impl SessionManager {
         let Some(hash) = presented_hash(&token) else {
             return Err(SessionError::InvalidToken);
         };
-        let Some(session) = self.lookup(&hash)? else {
+        let hex = hash.to_hex();
+        let Some(session) = self.lookup(&hash, hex.clone())? else {
             return Err(SessionError::InvalidToken);
         };
         let now = self.now()?;
@@ -237,7 +252,7 @@ impl SessionManager {
         let next = rules::refreshed(&session, now, false)?;
         let mut stored = next.clone();
         stored.token.clear();
-        if self.store.compare_and_swap(hash.to_hex(), stored)? {
+        if self.store.compare_and_swap(hex, stored)? {
             log::debug!("session {} rotated", next.id);
             Ok(next)
         } else {

@@ -41,6 +41,12 @@ impl TokenHash {
         const_hex::encode(self.0)
     }
 
+    /// Whether `hex_digest` (as a store returned it) is this digest: parsed, then
+    /// compared in constant time.
+    pub fn matches_hex(&self, hex_digest: &str) -> bool {
+        TokenHash::from_hex(hex_digest).is_some_and(|other| self.ct_eq(&other))
+    }
+
     /// Compares two digests in constant time (as four 64-bit words, so the comparison
     /// costs 4 `subtle` steps rather than 32).
     pub fn ct_eq(&self, other: &TokenHash) -> bool {

@@ -58,21 +58,24 @@ enum SessionKey {
 impl SessionKey {
     fn parse(id: &str) -> Self {
         match uuid::Uuid::try_parse(id) {
-            Ok(u) if u.hyphenated().to_string() == id => SessionKey::Uuid(u.into_bytes()),
+            Ok(u) if u.hyphenated().encode_lower(&mut Self::uuid_buffer()) == id => {
+                SessionKey::Uuid(u.into_bytes())
+            }
             _ => SessionKey::Text(id.into()),
         }
     }
 
+    fn uuid_buffer() -> [u8; uuid::fmt::Hyphenated::LENGTH] {
+        [0; uuid::fmt::Hyphenated::LENGTH]
+    }
+
     fn render(&self) -> String {
         match self {
-            SessionKey::Uuid(b) => {
-                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-                String::from(
-                    uuid::Uuid::from_bytes(*b)
-                        .hyphenated()
-                        .encode_lower(&mut buf),
-                )
-            }
+            SessionKey::Uuid(b) => String::from(
+                uuid::Uuid::from_bytes(*b)
+                    .hyphenated()
+                    .encode_lower(&mut Self::uuid_buffer()),
+            ),
             SessionKey::Text(s) => String::from(&**s),
         }
     }
@@ -81,6 +84,7 @@ impl SessionKey {
 /// A session's user id: short ids (most of them) sit inline in the record, so `validate`
 /// does not follow a pointer to a separate allocation; longer ones share the user
 /// index's allocation. Either way it takes 24 bytes.
+#[derive(Clone)]
 enum UserName {
     Inline(CompactString),
     Shared(Arc<str>),
@@ -124,9 +128,10 @@ struct Record {
 }
 
 impl Record {
-    fn from_session(s: Session, hash: TokenHash, user: UserName) -> Self {
+    /// `key` is `s.id` parsed, `hash` its `token_hash` decoded.
+    fn from_session(s: Session, key: SessionKey, hash: TokenHash, user: UserName) -> Self {
         Record {
-            key: SessionKey::parse(&s.id),
+            key,
             user,
             hash,
             created: to_nanos(s.created_at),
@@ -233,6 +238,20 @@ impl Shard {
         self.len += 1;
         self.compact_expiry();
         slot
+    }
+
+    /// Puts `record` in place of the one in `slot`, which has the same id and token
+    /// hash (so neither index changes); a new expiry goes on the expiry heap.
+    fn replace(&mut self, slot: u32, record: Record) {
+        let Some(current) = self.slots.get_mut(slot as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let previous = std::mem::replace(current, record);
+        let expires = current.expires;
+        if expires != previous.expires {
+            self.expiry.push(Reverse((expires, slot)));
+            self.compact_expiry();
+        }
     }
 
     /// Rebuilds the expiry heap from the live records once it holds more than twice as
@@ -361,8 +380,11 @@ impl SessionStore for MemoryStore {
         if target.slot_by_hash(&hash).is_some() {
             return Err(store_error("duplicate token hash"));
         }
-        let user = self.index_user(&session.user_id, key);
-        target.add(Record::from_session(session, hash, user), &self.id_hasher);
+        let user = self.index_user(&session.user_id, key.clone());
+        target.add(
+            Record::from_session(session, key, hash, user),
+            &self.id_hasher,
+        );
         Ok(())
     }
 
@@ -405,10 +427,10 @@ impl SessionStore for MemoryStore {
             return Ok(false);
         };
         let key = SessionKey::parse(&session.id);
-        match src.record(slot) {
-            Some(r) if r.key == key && r.revoked.is_none() => {}
+        let current_user = match src.record(slot) {
+            Some(r) if r.key == key && r.revoked.is_none() => r.user.clone(),
             _ => return Ok(false),
-        }
+        };
         if new != old
             && dst
                 .as_ref()
@@ -417,17 +439,20 @@ impl SessionStore for MemoryStore {
         {
             return Err(store_error("duplicate token hash"));
         }
-        let Some(previous) = src.take(slot, &self.id_hasher) else {
-            return Ok(false);
-        };
-        let home = dst.unwrap_or(src);
-        let user = if previous.user.as_str() == session.user_id {
-            previous.user
+        let user = if current_user.as_str() == session.user_id {
+            current_user
         } else {
-            self.unindex_user(previous.user.as_str(), &previous.key);
-            self.index_user(&session.user_id, previous.key)
+            self.unindex_user(current_user.as_str(), &key);
+            self.index_user(&session.user_id, key.clone())
         };
-        home.add(Record::from_session(session, new, user), &self.id_hasher);
+        let record = Record::from_session(session, key, new, user);
+        if new == old {
+            // A slide or a revocation: same id, same hash, so the record stays put.
+            src.replace(slot, record);
+        } else {
+            src.take(slot, &self.id_hasher);
+            dst.unwrap_or(src).add(record, &self.id_hasher);
+        }
         Ok(true)
     }
 
