@@ -6,16 +6,19 @@
 //! name, step index, what differed) in one message. The runner is generic over the
 //! store, so each store gets one `#[test]` running every scenario.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use common::TestClock;
 use serde_json::{Map, Value};
 use sessions::{
-    hash_token, Clock, ClockError, CreateSessionOptions, MemoryStore, Session, SessionConfig,
-    SessionError, SessionManager, SessionStore, ValidationError,
+    hash_token, Clock, CreateSessionOptions, MemoryStore, Session, SessionConfig, SessionError,
+    SessionManager, SessionStore, ValidationError,
 };
 
 /// Fewer scenarios than this means files went missing.
@@ -113,7 +116,7 @@ fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(
         Some(v) => v.as_array().ok_or("\"steps\" is not an array")?.as_slice(),
         None => &[],
     };
-    let clock = Arc::new(TestClock(Mutex::new(start)));
+    let clock = TestClock::starting_at(start);
     let built = SessionManager::with_parts(config, store, Some(clock.clone() as Arc<dyn Clock>));
     if let Some(wanted) = opt_str(scenario, "config_error")? {
         if !steps.is_empty() {
@@ -138,25 +141,6 @@ fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(
             .map_err(|why| format!("step {index} ({op}): {why}"))?;
     }
     Ok(())
-}
-
-/// A clock that only moves when a step moves it.
-struct TestClock(Mutex<SystemTime>);
-
-impl TestClock {
-    fn set(&self, at: SystemTime) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = at;
-    }
-
-    fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> Result<SystemTime, ClockError> {
-        Ok(*self.0.lock().unwrap_or_else(PoisonError::into_inner))
-    }
 }
 
 /// What a name (`"as": "a"`) remembers: the session's id and token when it was bound.

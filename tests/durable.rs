@@ -2,40 +2,23 @@
 //! store, persistence, several managers and processes on one file, concurrency, bad
 //! files, and JSON export / import.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use common::TestClock;
 use sessions::{
-    hash_token, Clock, ClockError, CreateSessionOptions, MemoryStore, Session, SessionConfig,
-    SessionError, SessionManager, SessionStore, SqliteStore, ValidationError,
+    hash_token, Clock, CreateSessionOptions, MemoryStore, Session, SessionConfig, SessionError,
+    SessionManager, SessionStore, SqliteStore, ValidationError,
 };
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------------
 // Helpers
-
-/// A clock the test moves by hand.
-struct ManualClock(Mutex<SystemTime>);
-
-impl ManualClock {
-    fn at(t: SystemTime) -> Arc<Self> {
-        Arc::new(ManualClock(Mutex::new(t)))
-    }
-
-    fn advance(&self, d: Duration) {
-        *self.0.lock() += d;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Result<SystemTime, ClockError> {
-        Ok(*self.0.lock())
-    }
-}
 
 fn t(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
@@ -465,7 +448,7 @@ fn many_managers_opening_a_new_file_at_once_all_succeed() {
 #[test]
 fn expiry_purge_and_sliding_work_on_the_durable_store() {
     let dir = TempDir::new().expect("temp dir");
-    let clock = ManualClock::at(t(0));
+    let clock = TestClock::starting_at(t(0));
     let manager = open(&db_path(&dir), Some(clock.clone()));
     let fixed = create(&manager, "alice");
     let sliding = manager
@@ -679,7 +662,7 @@ fn a_bad_configuration_creates_no_file() {
 fn fixed_clock_manager() -> Arc<SessionManager> {
     SessionManager::new(
         SessionConfig::default(),
-        Some(ManualClock::at(t(0) + Duration::from_millis(250))),
+        Some(TestClock::starting_at(t(0) + Duration::from_millis(250))),
     )
     .expect("manager")
 }
@@ -687,7 +670,7 @@ fn fixed_clock_manager() -> Arc<SessionManager> {
 #[test]
 fn export_then_import_round_trips() {
     let dir = TempDir::new().expect("temp dir");
-    let clock = ManualClock::at(SystemTime::now());
+    let clock = TestClock::starting_at(SystemTime::now());
     let source = open(&db_path(&dir), Some(clock.clone()));
     let plain = create(&source, "alice");
     clock.advance(Duration::from_secs(1));

@@ -13,11 +13,17 @@ fn opts(user: &str) -> CreateSessionOptions {
     CreateSessionOptions::for_user(user)
 }
 
-fn sliding(user: &str, lifetime: Duration) -> CreateSessionOptions {
+fn short(user: &str, lifetime: Duration) -> CreateSessionOptions {
     CreateSessionOptions {
         expires_in: Some(lifetime),
-        sliding_expiration: true,
         ..opts(user)
+    }
+}
+
+fn sliding(user: &str, lifetime: Duration) -> CreateSessionOptions {
+    CreateSessionOptions {
+        sliding_expiration: true,
+        ..short(user, lifetime)
     }
 }
 
@@ -540,13 +546,6 @@ fn the_system_clock_is_the_default() {
     let s = m.create(opts("u")).unwrap();
     assert!(s.created_at >= before && s.created_at <= std::time::SystemTime::now());
     let _ = TestClock::new();
-}
-
-fn short(user: &str, lifetime: Duration) -> CreateSessionOptions {
-    CreateSessionOptions {
-        expires_in: Some(lifetime),
-        ..opts(user)
-    }
 }
 
 #[test]

@@ -14,13 +14,20 @@ pub struct TestClock(Mutex<SystemTime>);
 impl TestClock {
     /// A clock at 2026-01-01T00:00:00Z.
     pub fn new() -> Arc<Self> {
-        Arc::new(TestClock(Mutex::new(
-            UNIX_EPOCH + Duration::from_secs(1_767_225_600),
-        )))
+        Self::starting_at(UNIX_EPOCH + Duration::from_secs(1_767_225_600))
+    }
+
+    /// A clock at `t`.
+    pub fn starting_at(t: SystemTime) -> Arc<Self> {
+        Arc::new(TestClock(Mutex::new(t)))
     }
 
     pub fn advance(&self, d: Duration) {
         *self.0.lock() += d;
+    }
+
+    pub fn set(&self, t: SystemTime) {
+        *self.0.lock() = t;
     }
 
     pub fn at(&self) -> SystemTime {
