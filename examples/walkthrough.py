@@ -5,8 +5,7 @@ Run it with the `sessions` package installed (bindings/python/demo.sh does both)
     python examples/walkthrough.py [DATABASE_PATH]
 
 The sessions are kept in a SQLite database (in a temporary directory unless a path is
-given) when the installed library offers `SessionManager.open`, else in memory. Time is
-a clock this program moves by hand, so nothing here waits.
+given). Time is a clock this program moves by hand, so nothing here waits.
 """
 
 from __future__ import annotations
@@ -43,17 +42,10 @@ def short(token: str) -> str:
 
 
 def open_manager(config: sessions.SessionConfig, clock: HandClock, tmp: Path):
-    """A manager over a SQLite file if this build has one, else over memory."""
-    if not hasattr(sessions.SessionManager, "open"):
-        print("(This build of sessions has no SessionManager.open: keeping sessions in memory.)")
-        return sessions.SessionManager(config, clock)
+    """A manager over a SQLite file."""
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else tmp / "sessions.db"
     print(f"Sessions are kept in the SQLite database {path}.")
-    try:
-        return sessions.SessionManager.open(str(path), config, clock)
-    except TypeError:  # an `open` without a clock parameter
-        print("(SessionManager.open takes no clock here: times below are the real ones.)")
-        return sessions.SessionManager.open(str(path), config)
+    return sessions.SessionManager.open(str(path), config, clock)
 
 
 def main() -> None:

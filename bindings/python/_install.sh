@@ -12,10 +12,11 @@
 #   CARGO_TARGET_DIR   cargo's target dir (default: $REPO/target, shared with the rest
 #                      of the project; maturin builds in release)
 
-MATURIN_VERSION=1.16.0
 PYTEST_VERSION=9.0.3
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# One pin, in pyproject.toml's build requirements, for `pip install` and for this script.
+MATURIN_VERSION=$(sed -n 's/.*"maturin==\([^"]*\)".*/\1/p' "$REPO/bindings/python/pyproject.toml")
 VENV=${SESSIONS_PY_VENV:-$REPO/target/py-venv}
 PYTHON=$VENV/bin/python
 

@@ -117,11 +117,12 @@ def options(user_id="alice", **kwargs) -> sessions.CreateSessionOptions:
     return sessions.CreateSessionOptions(user_id=user_id, **kwargs)
 
 
-def make_manager(kind: str, clock=None, **config) -> sessions.SessionManager:
-    """A manager over the in-memory Rust store (`kind == "memory"`) or a DictStore."""
+def make_manager(kind: str, clock=None, store=None, **config) -> sessions.SessionManager:
+    """A manager over the in-memory Rust store (`kind == "memory"`) or a Python store
+    (`kind == "python_dict"`: `store`, a fresh DictStore by default)."""
     cfg = sessions.SessionConfig(**config)
     if kind == "memory":
         return sessions.SessionManager(cfg, clock)
     if kind == "python_dict":
-        return sessions.SessionManager.with_store(cfg, DictStore(), clock)
+        return sessions.SessionManager.with_store(cfg, store if store is not None else DictStore(), clock)
     raise ValueError(kind)

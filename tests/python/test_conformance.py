@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import sessions
-from _support import DictStore, ManualClock
+from _support import ManualClock, make_manager
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "conformance" / "scenarios"
 FILES = sorted(p.name for p in SCENARIOS.glob("*.json"))
@@ -63,18 +63,17 @@ class Runner:
         self.clock = ManualClock(parse_time(scenario["start"]))
         self.bindings: dict[str, tuple[str, str]] = {}  # name -> (id, token)
 
-    def config(self) -> sessions.SessionConfig:
+    def config(self) -> dict:
+        """The scenario's config as `SessionConfig` keyword arguments."""
         kwargs = {}
         for key, value in self.scenario.get("config", {}).items():
             assert key in CONFIG_KEYS, f"unknown config key {key!r}"
             name, convert = CONFIG_KEYS[key]
             kwargs[name] = convert(value)
-        return sessions.SessionConfig(**kwargs)
+        return kwargs
 
     def build(self) -> sessions.SessionManager:
-        if self.store_kind == "memory":
-            return sessions.SessionManager(self.config(), self.clock)
-        return sessions.SessionManager.with_store(self.config(), DictStore(), self.clock)
+        return make_manager(self.store_kind, self.clock, **self.config())
 
     def run(self):
         sc = self.scenario
@@ -243,8 +242,7 @@ class Runner:
                 assert got == want, f"sessions: {sorted(got)} != {sorted(want)}"
 
 
-@pytest.mark.parametrize("store_kind", ["memory", "python_dict"])
 @pytest.mark.parametrize("file", FILES)
-def test_scenario(file, store_kind):
+def test_scenario(file, kind):
     scenario = json.loads((SCENARIOS / file).read_text(encoding="utf-8"))
-    Runner(scenario, store_kind).run()
+    Runner(scenario, kind).run()

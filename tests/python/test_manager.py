@@ -264,7 +264,7 @@ def test_expired_at_the_exact_instant(manager, clock):
 
 def test_store_never_holds_raw_tokens_and_create_is_one_write(clock):
     store = DictStore()
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
+    m = make_manager("python_dict", clock, store=store)
     s = m.create(options())
     assert store.calls.get("insert") == 1
     r = m.refresh(s.token)

@@ -149,10 +149,9 @@ def test_negative_timedelta_is_a_value_error(manager):
     with pytest.raises(ValueError, match=r"SessionConfig\.default_expires_in is a negative"):
         sessions.SessionManager.with_store(
             sessions.SessionConfig(default_expires_in=timedelta(hours=-1)), DictStore())
-    if hasattr(sessions.SessionManager, "open"):
-        with pytest.raises(ValueError, match=r"SessionConfig\.max_lifetime is a negative"):
-            sessions.SessionManager.open("/nonexistent/never-created.db",
-                                         sessions.SessionConfig(max_lifetime=timedelta(seconds=-1)))
+    with pytest.raises(ValueError, match=r"SessionConfig\.max_lifetime is a negative"):
+        sessions.SessionManager.open("/nonexistent/never-created.db",
+                                     sessions.SessionConfig(max_lifetime=timedelta(seconds=-1)))
     s = sessions.create_session(options())
     s.lifetime = timedelta(seconds=-5)
     with pytest.raises(ValueError, match=r"Session\.lifetime is a negative"):
@@ -276,9 +275,8 @@ STORE_CALLS = {
     "revoke_all_for_user": lambda m, s: m.destroy_all_for_user("alice"),
     "purge_expired": lambda m, s: m.purge_expired(),
     "count": lambda m, s: m.count(),
+    "all_sessions": lambda m, s: m.export_json(),
 }
-if hasattr(sessions.SessionManager, "export_json"):
-    STORE_CALLS["all_sessions"] = lambda m, s: m.export_json()
 
 
 @pytest.mark.parametrize("method", sorted(STORE_CALLS))
@@ -286,7 +284,7 @@ if hasattr(sessions.SessionManager, "export_json"):
                          ids=["RuntimeError", "KeyError", "ZeroDivisionError"])
 def test_exception_in_a_python_store_reaches_the_caller_as_store_error(method, error, clock):
     store = FailingStore(method, error)
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
+    m = make_manager("python_dict", clock, store=store)
     s = m.create(options())
     store.armed = True
     with pytest.raises(sessions.SessionError.Store) as info:
@@ -298,7 +296,7 @@ def test_exception_in_a_python_store_reaches_the_caller_as_store_error(method, e
 
 def test_store_raising_session_error_passes_through(clock):
     store = FailingStore("get", sessions.SessionError.Store(reason="db locked"))
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
+    m = make_manager("python_dict", clock, store=store)
     store.armed = True
     with pytest.raises(sessions.SessionError.Store) as info:
         m.get("x")
@@ -315,7 +313,7 @@ def test_duplicate_insert_in_python_store_is_store_error(clock):
             super().insert(session)
             super().insert(session)
 
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), CollidingStore(), clock)
+    m = make_manager("python_dict", clock, store=CollidingStore())
     with pytest.raises(sessions.SessionError.Store, match="duplicate"):
         m.create(options())
 
@@ -328,7 +326,7 @@ def test_store_returning_naive_datetimes_is_a_clear_store_error(clock):
                 s.created_at = s.created_at.replace(tzinfo=None)
             return s
 
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), NaiveStore(), clock)
+    m = make_manager("python_dict", clock, store=NaiveStore())
     s = m.create(options())
     with pytest.raises(sessions.SessionError.Store) as info:
         m.get(s.id)
@@ -344,7 +342,7 @@ def test_store_returning_garbage_is_a_store_error(clock):
         def count(self):
             return -1
 
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), GarbageStore(), clock)
+    m = make_manager("python_dict", clock, store=GarbageStore())
     s = m.create(options())
     with pytest.raises(sessions.SessionError.Store):
         m.validate(s.token)
@@ -357,7 +355,7 @@ def test_store_missing_a_method_is_a_clear_store_error(clock):
         def insert(self, session):
             pass
 
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), HalfStore(), clock)
+    m = make_manager("python_dict", clock, store=HalfStore())
     m.create(options())
     with pytest.raises(sessions.SessionError.Store, match=r"HalfStore does not implement count\(\)"):
         m.count()
@@ -368,7 +366,7 @@ def test_store_that_matches_loosely_cannot_let_a_wrong_token_in(clock):
         def find_by_token_hash(self, token_hash):
             return next(iter(self._by_id.values()), None)  # any session at all
 
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), LooseStore(), clock)
+    m = make_manager("python_dict", clock, store=LooseStore())
     s = m.create(options())
     assert m.validate(s.token).valid
     assert m.validate("wrong").error == VE.INVALID_TOKEN
@@ -378,7 +376,7 @@ def test_store_that_matches_loosely_cannot_let_a_wrong_token_in(clock):
 
 def test_python_store_sees_aware_datetimes_and_timedeltas(clock):
     store = DictStore()
-    m = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
+    m = make_manager("python_dict", clock, store=store)
     s = m.create(options(expires_in=timedelta(hours=2)))
     m.destroy(s.id)
     stored = store._by_id[s.id]

@@ -6,8 +6,6 @@ import random
 import threading
 import time
 
-import pytest
-
 import sessions
 from _support import make_manager, options
 
@@ -16,7 +14,6 @@ SECONDS = 3.0
 VE = sessions.ValidationError
 
 
-@pytest.mark.parametrize("kind", ["memory", "python_dict"])
 def test_threads_hammering_one_manager(kind):
     m = make_manager(kind)  # system clock; sessions live 24 h
     shared = [m.create(options("shared")) for _ in range(300)]

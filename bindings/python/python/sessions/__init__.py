@@ -180,7 +180,7 @@ SessionManager.__module__ = __name__
 # --------------------------------------------------------------------------------------
 
 
-def _guard_callback(cls, method, fn, declared, error, check_result):
+def _guard_callback(method, fn, declared, error, check_result):
     """Wraps a callback method so that Rust only ever sees a value it can read, or an
     error of the method's ``declared`` type that says what went wrong."""
 
@@ -222,9 +222,7 @@ class Clock(_generated.Clock):
         super().__init_subclass__(**kwargs)
         fn = cls.__dict__.get("now")
         if fn is not None and not getattr(fn, "_sessions_guarded", False):
-            cls.now = _guard_callback(
-                cls, "now", fn, ClockError, ClockError.Failed, _check_clock_result
-            )
+            cls.now = _guard_callback("now", fn, ClockError, ClockError.Failed, _check_clock_result)
 
 
 Clock.__module__ = __name__
@@ -258,9 +256,7 @@ class SessionStore(_generated.SessionStore):
                 setattr(
                     cls,
                     name,
-                    _guard_callback(
-                        cls, name, fn, SessionError, SessionError.Store, _check_store_result
-                    ),
+                    _guard_callback(name, fn, SessionError, SessionError.Store, _check_store_result),
                 )
 
 
