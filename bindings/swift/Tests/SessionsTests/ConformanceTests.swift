@@ -519,11 +519,9 @@ private func checkKeys(_ map: JSON, _ allowed: Set<String>, _ what: String) thro
     }
 }
 
-/// A JSON boolean (JSONSerialization may hand booleans over as NSNumber).
+/// A JSON boolean.
 private func boolean(_ value: Any?) -> Bool? {
-    guard let value else { return nil }
-    if let b = value as? Bool { return b }
-    return nil
+    value as? Bool
 }
 
 /// A JSON number as a Double.

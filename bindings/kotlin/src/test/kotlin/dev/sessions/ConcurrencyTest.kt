@@ -12,8 +12,6 @@ import java.util.concurrent.atomic.AtomicReference
 import kotlin.test.assertEquals
 import kotlin.test.assertTrue
 import kotlin.test.fail
-import org.junit.jupiter.params.ParameterizedTest
-import org.junit.jupiter.params.provider.ValueSource
 
 /**
  * Many JVM threads on one manager (bug 4: concurrent refreshes race; bug 7: non-atomic
@@ -22,13 +20,9 @@ import org.junit.jupiter.params.provider.ValueSource
 class ConcurrencyTest {
     private val threads = 8
 
-    private fun manager(kind: String) = when (kind) {
-        "memory" -> SessionManager(config())
-        else -> SessionManager.withStore(config(), KotlinStore())
-    }
+    private fun manager(kind: String) = newManager(kind)
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 4 - of many concurrent refreshes of one token exactly one wins`(kind: String) {
         manager(kind).use { m ->
             val barrier = CyclicBarrier(threads)
@@ -59,8 +53,7 @@ class ConcurrencyTest {
         }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `8 threads hammer create, validate, refresh and destroy for 3 seconds and every invariant holds`(kind: String) {
         manager(kind).use { m ->
             val rotatedOut = ConcurrentLinkedQueue<String>() // tokens that must never validate again

@@ -35,7 +35,7 @@ class ConformanceTest {
             DynamicContainer.dynamicContainer(
                 file.nameWithoutExtension,
                 file.toURI(),
-                listOf("memory", "kotlin-store").map { store ->
+                listOf("memory", "kotlin").map { store ->
                     DynamicTest.dynamicTest("${file.nameWithoutExtension} [$store]", file.toURI()) {
                         ScenarioRun(file, store).run()
                     }
@@ -82,10 +82,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         }
     }
 
-    private fun build(config: SessionConfig) = when (storeKind) {
-        "memory" -> SessionManager(config, clock)
-        else -> SessionManager.withStore(config, KotlinStore(), clock)
-    }
+    private fun build(config: SessionConfig) = newManager(storeKind, config, clock)
 
     private fun sessionConfig(c: JSONObject): SessionConfig {
         val known = setOf(

@@ -11,8 +11,6 @@ import kotlin.test.assertTrue
 import org.json.JSONArray
 import org.junit.jupiter.api.AfterEach
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.params.ParameterizedTest
-import org.junit.jupiter.params.provider.ValueSource
 
 /** `SessionManager.open` (SQLite file) and `exportJson` / `importJson`, from Kotlin. */
 class DurableAndInterchangeTest {
@@ -72,10 +70,9 @@ class DurableAndInterchangeTest {
         assertFalse(fresh.exists())
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `exportJson then importJson moves every session, without raw tokens`(kind: String) {
-        fun build() = if (kind == "memory") SessionManager(config(), clock) else SessionManager.withStore(config(), KotlinStore(), clock)
+        fun build() = newManager(kind, clock = clock)
         build().use { from ->
             val a = from.create(opts("alice", metadata = mapOf("ip" to "1.2.3.4"), sliding = true))
             clock.advance(Duration.ofSeconds(1))

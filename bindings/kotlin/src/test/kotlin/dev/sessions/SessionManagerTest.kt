@@ -10,8 +10,6 @@ import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
 import org.junit.jupiter.api.AfterEach
-import org.junit.jupiter.params.ParameterizedTest
-import org.junit.jupiter.params.provider.ValueSource
 
 /**
  * Every method of [SessionManager], run against the library's in-memory store and
@@ -23,11 +21,7 @@ class SessionManagerTest {
     private val opened = mutableListOf<SessionManager>()
 
     private fun manager(kind: String, config: SessionConfig = config()): SessionManager {
-        val m = when (kind) {
-            "memory" -> SessionManager(config, clock)
-            "kotlin" -> SessionManager.withStore(config, KotlinStore(), clock)
-            else -> error(kind)
-        }
+        val m = newManager(kind, config, clock)
         opened += m
         return m
     }
@@ -35,8 +29,7 @@ class SessionManagerTest {
     @AfterEach
     fun close() = opened.forEach { it.close() }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `create stores a session without its raw token and get finds it`(kind: String) {
         val m = manager(kind)
         val s = m.create(opts("alice", metadata = mapOf("ip" to "1.2.3.4")))
@@ -52,8 +45,7 @@ class SessionManagerTest {
         assertEquals(1UL, m.count())
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `validate returns the session and each failure reason`(kind: String) {
         val m = manager(kind, config(defaultExpiresIn = Duration.ofHours(1)))
         val s = m.create(opts("alice"))
@@ -76,8 +68,7 @@ class SessionManagerTest {
         assertEquals(ValidationError.SESSION_REVOKED, m.validate(t.token).error)
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 6 - expired at expiresAt exactly, valid one nanosecond before`(kind: String) {
         val m = manager(kind)
         val s = m.create(opts("bob", expiresIn = Duration.ofSeconds(60)))
@@ -88,8 +79,7 @@ class SessionManagerTest {
         assertFailsWith<SessionException.SessionExpired> { m.refresh(s.token) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 1 and 7 - refresh rotates the token and the old one is refused at once`(kind: String) {
         val m = manager(kind, config(defaultExpiresIn = Duration.ofHours(1)))
         val s = m.create(opts("alice"))
@@ -109,8 +99,7 @@ class SessionManagerTest {
         assertEquals(1UL, m.count())
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `refresh failures are exceptions`(kind: String) {
         val m = manager(kind, config(bindToUserAgent = true))
         assertFailsWith<SessionException.InvalidToken> { m.refresh("nope") }
@@ -128,8 +117,7 @@ class SessionManagerTest {
         assertFailsWith<SessionException.SessionExpired> { m.refresh(short.token) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 5 - user agent binding is checked after revoked and expired, and on refresh`(kind: String) {
         val m = manager(kind, config(bindToUserAgent = true, defaultExpiresIn = Duration.ofHours(1)))
         val s = m.create(opts("alice", metadata = mapOf("userAgent" to "Firefox/1")))
@@ -151,8 +139,7 @@ class SessionManagerTest {
         assertFailsWith<SessionException.SessionRevoked> { m.refresh(r.token, "Chrome/2") }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `without bindToUserAgent the userAgent metadata binds nothing`(kind: String) {
         val m = manager(kind)
         val s = m.create(opts("alice", metadata = mapOf("userAgent" to "Firefox/1")))
@@ -161,8 +148,7 @@ class SessionManagerTest {
         assertTrue(m.refresh(s.token, "Chrome/2").token.isNotEmpty())
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 3 - sliding expiry slides once less than half the window remains`(kind: String) {
         val m = manager(kind, config(defaultExpiresIn = Duration.ofHours(1)))
         val s = m.create(opts("alice", sliding = true))
@@ -184,8 +170,7 @@ class SessionManagerTest {
         assertEquals(ValidationError.SESSION_EXPIRED, m.validate(s.token).error)
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 3 - neither sliding nor refresh extends past the absolute cap`(kind: String) {
         val m = manager(kind, config(defaultExpiresIn = Duration.ofHours(1), maxLifetime = Duration.ofHours(2)))
         val s = m.create(opts("alice", sliding = true))
@@ -208,8 +193,7 @@ class SessionManagerTest {
         assertFailsWith<SessionException.SessionExpired> { m.refresh(token) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bug 2 - listForUser and destroyAllForUser work`(kind: String) {
         val m = manager(kind)
         val a1 = m.create(opts("alice"))
@@ -242,8 +226,7 @@ class SessionManagerTest {
         assertFailsWith<SessionException.InvalidUserId> { m.listForUser("x".repeat(257)) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `destroy returns true then false and names an unknown id`(kind: String) {
         val m = manager(kind)
         val s = m.create(opts("alice"))
@@ -255,8 +238,7 @@ class SessionManagerTest {
         assertEquals("missing", e.sessionId)
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `purgeExpired removes expired sessions only, revoked ones once expired`(kind: String) {
         val m = manager(kind)
         val short = m.create(opts("a", expiresIn = Duration.ofMinutes(1)))
@@ -276,8 +258,7 @@ class SessionManagerTest {
         assertNull(m.get(long.id))
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `create enforces input limits`(kind: String) {
         val m = manager(kind, config(maxLifetime = Duration.ofHours(2), defaultExpiresIn = Duration.ofHours(1)))
         assertFailsWith<SessionException.InvalidUserId> { m.create(opts("")) }
@@ -293,10 +274,9 @@ class SessionManagerTest {
         assertFailsWith<SessionException.MetadataTooLarge> { small.create(opts("a", metadata = mapOf("a" to "b", "c" to "d"))) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `configuration errors are thrown by the constructor`(kind: String) {
-        fun build(c: SessionConfig) = if (kind == "memory") SessionManager(c) else SessionManager.withStore(c, KotlinStore())
+        fun build(c: SessionConfig) = newManager(kind, c)
         assertFailsWith<SessionException.InvalidLifetime> { build(config(defaultExpiresIn = Duration.ZERO)) }
         assertFailsWith<SessionException.InvalidLifetime> { build(config(maxLifetime = Duration.ZERO)) }
         assertFailsWith<SessionException.InvalidLifetime> {
@@ -312,8 +292,7 @@ class SessionManagerTest {
         assertFailsWith<SessionException.InvalidConfig> { build(SessionConfig(autoPurgeInterval = Duration.ZERO)) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `create purges expired sessions once per autoPurgeInterval, and only when it is set`(kind: String) {
         val m = manager(kind, SessionConfig(autoPurgeInterval = Duration.ofHours(1)))
         val gone = m.create(opts("a", expiresIn = Duration.ofMinutes(1)))
@@ -332,8 +311,7 @@ class SessionManagerTest {
         assertEquals(2UL, off.count())
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `prefix and toPublicSession`(kind: String) {
         val m = manager(kind)
         assertEquals("session:", m.prefix())
@@ -343,8 +321,7 @@ class SessionManagerTest {
         assertEquals(toPublicSession(s), m.toPublicSession(s))
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `bad tokens are just invalid - 1 MB, NUL, non-ASCII, near misses`(kind: String) {
         val m = manager(kind)
         val s = m.create(opts("alice"))
@@ -377,8 +354,7 @@ class SessionManagerTest {
         assertTrue(m.validate(s.token).valid)
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `SessionManager is AutoCloseable and refuses calls after close`(kind: String) {
         val m = manager(kind)
         assertTrue(m is AutoCloseable)
@@ -390,10 +366,9 @@ class SessionManagerTest {
         SessionManager(config()).use { assertEquals(0UL, it.count()) }
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = ["memory", "kotlin"])
+    @EachStore
     fun `a manager with the system clock`(kind: String) {
-        val m = if (kind == "memory") SessionManager(config()) else SessionManager.withStore(config(), KotlinStore())
+        val m = newManager(kind)
         m.use {
             val before = Instant.now().minusSeconds(1)
             val s = it.create(opts("alice"))

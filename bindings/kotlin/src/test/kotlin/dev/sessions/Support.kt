@@ -4,6 +4,8 @@ import java.time.Duration
 import java.time.Instant
 import java.util.concurrent.atomic.AtomicInteger
 import java.util.concurrent.atomic.AtomicReference
+import org.junit.jupiter.params.ParameterizedTest
+import org.junit.jupiter.params.provider.ValueSource
 
 /** A clock implemented in Kotlin that only moves when told to: no sleeping in tests. */
 class ManualClock(start: Instant = Instant.parse("2026-01-01T00:00:00Z")) : Clock {
@@ -159,3 +161,18 @@ fun opts(
     metadata: Map<String, String>? = null,
     sliding: Boolean = false,
 ) = CreateSessionOptions(userId = userId, expiresIn = expiresIn, metadata = metadata, slidingExpiration = sliding)
+
+/** Runs a test once per store kind, passing `"memory"` or `"kotlin"` (see [newManager]). */
+@Target(AnnotationTarget.FUNCTION)
+@Retention(AnnotationRetention.RUNTIME)
+@ParameterizedTest
+@ValueSource(strings = ["memory", "kotlin"])
+annotation class EachStore
+
+/** A manager over the Rust in-memory store (`"memory"`) or a [KotlinStore] (`"kotlin"`). */
+fun newManager(kind: String, config: SessionConfig = config(), clock: Clock? = null): SessionManager =
+    when (kind) {
+        "memory" -> SessionManager(config, clock)
+        "kotlin" -> SessionManager.withStore(config, KotlinStore(), clock)
+        else -> error("unknown store kind $kind")
+    }
