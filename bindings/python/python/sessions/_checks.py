@@ -58,8 +58,8 @@ def describe(hint: typing.Any) -> str:
         text = " or ".join(names)
         return f"{text} or None" if _NONE in args else text
     if origin is not None:
-        args = ", ".join(describe(a) for a in typing.get_args(hint))
-        return f"{origin.__name__}[{args}]"
+        inner = ", ".join(describe(a) for a in typing.get_args(hint))
+        return f"{origin.__name__}[{inner}]"
     if hint is _NONE:
         return "None"
     if hint in (_dt.datetime, _dt.timedelta):
@@ -312,10 +312,6 @@ def _ints(value: object, hint: typing.Any, path: str = "") -> typing.Iterator[tu
             yield from _ints(getattr(value, f.name, None), f.type, sub)
     elif hint is int and isinstance(value, int) and not isinstance(value, bool):
         yield path, value
-
-
-def is_enum(hint: typing.Any) -> bool:
-    return isinstance(hint, type) and issubclass(hint, enum.Enum)
 
 
 _UTC = _dt.timezone.utc

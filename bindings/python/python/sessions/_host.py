@@ -13,7 +13,7 @@ Rust and every host method:
   naming the class and method;
 * a ``BaseException`` is kept for this thread and Rust gets the same declared error,
   so the library call fails; once it has unwound, ``sessions`` raises the original
-  exception itself to the caller (``relay_interrupt``);
+  exception itself to the caller (``relay_interrupts``);
 * what the method returns is checked against its type hint (every field of a returned
   ``Session``, counts, datetimes with a time zone, text that is valid Unicode) before
   Rust sees it.
@@ -96,7 +96,7 @@ def _error_fields_problem(error: BaseException, converter: typing.Any) -> str | 
 class _Method:
     """What the guard needs to know about one method of a callback interface."""
 
-    def __init__(self, base: type, name: str, declared: type[Exception], catch_all: type[Exception]):
+    def __init__(self, base: type, name: str, declared: type[Exception], catch_all: typing.Any):
         fn = getattr(base, name)
         hints = typing.get_type_hints(fn, vars(_generated))
         ret = hints.get("return", type(None))
@@ -105,9 +105,22 @@ class _Method:
         self.declared = declared
         self.catch_all = catch_all
         self.declared_converter = getattr(_generated, f"_UniffiFfiConverterType{declared.__name__}")
-        self.check_result = _checks.checker(ret)
+        # What a method declared to return nothing returns is ignored, as Rust does.
+        self.void = ret is type(None)
+        self.check_result = _checks.checker(ret) if not self.void else _ignore
         self.is_count = ret is int
-        self.signature = inspect.signature(fn)
+        raw = inspect.signature(fn)
+        self.signature = raw.replace(
+            parameters=[
+                p.replace(annotation=_checks.annotation(hints[p.name])) if p.name in hints else p
+                for p in raw.parameters.values()
+            ],
+            return_annotation=_checks.annotation(ret),
+        )
+
+
+def _ignore(value: object) -> None:
+    pass
 
 
 def _guard(method: _Method, fn: typing.Callable[..., typing.Any]) -> typing.Callable[..., typing.Any]:
@@ -129,6 +142,8 @@ def _guard(method: _Method, fn: typing.Callable[..., typing.Any]) -> typing.Call
             raise catch_all(
                 reason=f"{_label(self, name)} was interrupted by {type(e).__name__}; the caller gets it once the call has unwound"
             ) from None
+        if method.void:
+            return None
         try:
             method.check_result(value)
         except _checks.Bad as bad:
@@ -165,9 +180,7 @@ def _not_implemented(method: _Method) -> typing.Callable[..., typing.Any]:
     return missing
 
 
-def guarded_base(
-    generated: type, declared: type[Exception], catch_all: type[Exception], doc: str
-) -> type:
+def guarded_base(generated: type, declared: type[Exception], catch_all: typing.Any, doc: str) -> typing.Any:
     """The public base class for host implementations of the callback interface
     ``generated``: every method a subclass defines is guarded; a missing one raises
     ``catch_all`` naming it."""
@@ -178,7 +191,7 @@ def guarded_base(
     }
 
     def __init_subclass__(cls: type, **kwargs: typing.Any) -> None:
-        super(base, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+        super(base, cls).__init_subclass__(**kwargs)
         for name, method in methods.items():
             fn = cls.__dict__.get(name)
             if fn is not None and callable(fn) and not getattr(fn, "_sessions_guarded", False):
@@ -195,7 +208,7 @@ def guarded_base(
         fn = _not_implemented(method)
         fn._sessions_guarded = True  # type: ignore[attr-defined]
         namespace[name] = fn
-    base = type(generated.__name__, (generated,), namespace)
+    base: typing.Any = type(generated.__name__, (generated,), namespace)
     return base
 
 
