@@ -79,8 +79,8 @@ def _rust_text(type_name: str, kind: str) -> _typing.Callable[[object], str] | N
         function = getattr(_generated._UniffiLib, symbol)
     except AttributeError:
         return None
-    if converter is None or function.restype is None:
-        return None
+    if converter is None or function.restype is not _generated._UniffiRustBuffer:
+        return None  # not declared by the generated module: not an export it knows
     lift = _generated._UniffiFfiConverterString.lift
     call = _generated._uniffi_rust_call_with_error
 
@@ -248,7 +248,8 @@ def _checked(
         names.append(p.name)
         checks.append(_checks.checker(hint) if hint is not None else None)
         for generated, public in _PUBLIC_TYPES.items():
-            if generated in (hint, *_typing.get_args(hint)) and public.__name__ in ("Clock", "SessionStore"):
+            host_implemented = hasattr(public, "_sessions_methods")  # Clock, SessionStore
+            if host_implemented and generated in (hint, *_typing.get_args(hint)):
                 rust_impl = _G[f"{generated.__name__}Impl"]
                 adapters[p.name] = _functools.partial(_host.adapt, base=public, rust_impl=rust_impl)
     returns = hints.get("return", raw.return_annotation)
