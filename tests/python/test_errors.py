@@ -88,3 +88,11 @@ def test_traceback_line_names_the_package_class():
 def test_an_error_with_a_field_of_the_wrong_type_still_prints():
     error = sessions.SessionError.Store(reason=5)
     assert "5" in str(error) and "Store" in repr(error)
+
+
+def test_validation_errors_read_as_the_matching_session_error():
+    VE = sessions.ValidationError
+    for member in VE:
+        error = getattr(sessions.SessionError, "".join(w.capitalize() for w in member.name.split("_")))()
+        assert str(member) == f"{member}" == str(error)
+    assert repr(VE.INVALID_TOKEN) == "<ValidationError.INVALID_TOKEN: 0>"

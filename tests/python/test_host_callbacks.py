@@ -37,6 +37,7 @@ class InterruptingStore(DictStore):
 # Each store method, the manager call that reaches it, and what must not have happened.
 CALLS = {
     "insert": lambda m, s: m.create(options("bob")),
+    "insert_all": lambda m, s: m.import_json(_exported_bob()),
     "get": lambda m, s: m.get(s.id),
     "find_by_token_hash": lambda m, s: m.validate(s.token),
     "compare_and_swap": lambda m, s: m.refresh(s.token),
@@ -46,6 +47,17 @@ CALLS = {
     "count": lambda m, s: m.count(),
     "all_sessions": lambda m, s: m.export_json(),
 }
+
+
+def _exported_bob():
+    other = make_manager("memory", ManualClock())
+    other.create(options("bob"))
+    return other.export_json()
+
+
+def test_every_store_method_is_covered():
+    methods = {n for n, a in vars(sessions.SessionStore).items() if not n.startswith("_") and callable(a)}
+    assert set(CALLS) == methods
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))
@@ -185,11 +197,12 @@ BAD_FIELDS = {
     "bound_user_agent": (["ua"], "must be str or None, not list"),
     "lifetime": (3600, "must be datetime.timedelta, not int"),
     "absolute_expires_at": (None, "must be datetime.datetime, not NoneType"),
+    "version": ("2", "must be int, not str"),
 }
 
 
 def test_every_session_field_is_covered():
-    assert set(BAD_FIELDS) >= {f.name for f in dataclasses.fields(sessions.Session)} - {"version"}
+    assert set(BAD_FIELDS) == {f.name for f in dataclasses.fields(sessions.Session)}
 
 
 @pytest.mark.parametrize("field", sorted(BAD_FIELDS))
@@ -225,7 +238,9 @@ def test_other_returned_values_are_checked(clock):
             return 1.0
 
         def all_sessions(self):
-            return (s for s in super().all_sessions())
+            scan = super().all_sessions()
+            scan.sessions = (s for s in scan.sessions)
+            return scan
 
     m = make_manager("python_dict", clock, store=BadStore())
     s = m.create(options())
@@ -243,7 +258,21 @@ def test_other_returned_values_are_checked(clock):
     assert re.search(r"purge_expired\(\) must be int, not float$", info.value.reason), info.value.reason
     with pytest.raises(sessions.SessionError.Store) as info:
         m.export_json()
-    assert re.search(r"all_sessions\(\) must be list\[Session\], not generator$", info.value.reason), info.value.reason
+    assert info.value.reason == (
+        "the value returned by BadStore.all_sessions(): SessionScan.sessions must be list[Session], not generator")
+
+
+def test_integers_out_of_range_in_a_returned_session_are_refused(clock):
+    class BadStore(DictStore):
+        def get(self, session_id):
+            return dataclasses.replace(super().get(session_id), version=2**63)
+
+    m = make_manager("python_dict", clock, store=BadStore())
+    s = m.create(options())
+    with pytest.raises(sessions.SessionError.Store) as info:
+        m.get(s.id)
+    assert info.value.reason == ("the value returned by BadStore.get(): Session.version must be between "
+                                 "-9223372036854775808 and 9223372036854775807, not 9223372036854775808")
 
 
 def test_a_void_method_may_return_anything(clock):

@@ -55,7 +55,7 @@ def test_records_print_without_the_token(manager):
     for text in (repr(s), str(s), f"{s}", repr([s]), repr(manager.validate(s.token))):
         assert s.token not in text and s.token_hash not in text
         assert s.id in text and "10.0.0.1" in text
-    assert "token='<redacted>'" in repr(s) and "token='<redacted>'" in str(s)
+    assert "token='<redacted>'" in repr(s) and "token: <redacted>" in str(s)
     assert "token=''" in repr(manager.get(s.id))
     assert repr(sessions.to_public_session(s)).startswith("PublicSession(id=")
     assert repr(sessions.SessionConfig()).startswith("SessionConfig(")

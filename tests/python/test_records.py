@@ -245,3 +245,12 @@ def test_timezone_of_datetimes_handed_in_is_kept_in_records():
     public = sessions.PublicSession(id="i", user_id="u", created_at=datetime(2026, 1, 1, tzinfo=plus2),
                                     expires_at=datetime(2026, 1, 2, tzinfo=plus2), metadata=None)
     assert public.created_at.utcoffset() == timedelta(hours=2)
+
+
+def test_an_export_prints_its_json_by_length(kind, clock):
+    m = make_manager(kind, clock)
+    m.create(options())
+    export = m.export_sessions()
+    text = repr(export)
+    assert f"json=<{len(export.json)} characters of JSON>" in text and export.json not in text
+    assert dataclasses.asdict(export)["json"] == export.json

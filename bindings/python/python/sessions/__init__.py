@@ -128,7 +128,8 @@ def _record_repr(self: object) -> str:
 
 def _record_str(display: _typing.Callable[[object], str] | None) -> _typing.Callable[[object], str]:
     def __str__(self: object) -> str:
-        """Rust's one-line form (the raw token shown as ``<redacted>``)."""
+        """The Rust library's text (for a record, one line with the raw token shown as
+        ``<redacted>``)."""
         if display is not None:
             try:
                 return display(self)
@@ -364,11 +365,15 @@ def _fix_error(base: type) -> None:
 SessionError = _generated.SessionError
 ClockError = _generated.ClockError
 
+_display = None
 for _obj in (getattr(_generated, n) for n in _PUBLIC):
     if isinstance(_obj, type) and issubclass(_obj, Exception):
         _fix_error(_obj)
     elif isinstance(_obj, type) and issubclass(_obj, _enum.Enum):
         _obj.__module__ = __name__
+        _display = _rust_text(_obj.__name__, "display")
+        if _display is not None:  # ValidationError: the sentence of the matching SessionError
+            _obj.__str__ = _record_str(_display)  # type: ignore[method-assign,assignment]
 
 for _obj in _RECORDS:
     _make_dataclass(_obj)
@@ -429,4 +434,4 @@ _exports.update(Clock=Clock, SessionStore=SessionStore, SessionManager=SessionMa
 globals().update(_exports)
 
 __all__ = sorted(_exports)
-del _name, _obj, _label, _exports
+del _name, _obj, _label, _display, _exports

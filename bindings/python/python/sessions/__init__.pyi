@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 __version__: str
-__all__ = ['Clock', 'ClockError', 'CreateSessionOptions', 'PublicSession', 'Session', 'SessionConfig', 'SessionError', 'SessionManager', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
+__all__ = ['Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'PublicSession', 'Session', 'SessionConfig', 'SessionError', 'SessionExport', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
 
 class InternalError(Exception):
     """A fault inside the generated bindings (a bug, never an expected outcome)."""
@@ -46,6 +46,15 @@ class CreateSessionOptions:
 
 
 @dataclass(kw_only=True)
+class DamagedSession:
+    """A stored record that could not be read back as a session (corrupt data); reported,
+    never returned as a session.
+    """
+    id: str
+    reason: str
+
+
+@dataclass(kw_only=True)
 class PublicSession:
     """What a client may see of a session: no token, no hash."""
     id: str
@@ -74,6 +83,7 @@ class Session:
     bound_user_agent: str | None
     lifetime: datetime.timedelta
     absolute_expires_at: datetime.datetime
+    version: int = 1
 
 
 @dataclass(kw_only=True)
@@ -89,7 +99,8 @@ class SessionConfig:
 
 
 class SessionError(Exception):
-    """Every error the library reports. Each variant carries enough detail to show a user or
+    """Every error the library reports; its message (Rust `Display`, Kotlin `toString()`,
+    Swift `description` and `localizedDescription`, Python `str()`) is one sentence. Each variant carries enough detail to show a user or
     to log (never a raw token).
     """
     class InvalidUserId(SessionError):
@@ -149,9 +160,24 @@ class SessionError(Exception):
         reason: str
         def __init__(self, reason: str) -> None: ...
     class Import(SessionError):
-        """Imported JSON is malformed; nothing was imported."""
+        """Imported JSON is malformed or breaks a rule; nothing was imported."""
+        entry: int | None
+        field: str | None
         reason: str
-        def __init__(self, reason: str) -> None: ...
+        def __init__(self, entry: int | None, field: str | None, reason: str) -> None: ...
+    class UserAgentRequired(SessionError):
+        """The manager binds sessions to a user agent (`bind_to_user_agent`), and `create`
+        was given none: an unbound session would validate from any user agent.
+        """
+        def __init__(self) -> None: ...
+
+
+@dataclass(kw_only=True)
+class SessionExport:
+    """What `export_sessions` returns: the export, and the records left out of it."""
+    json: str
+    exported: int
+    damaged: list[DamagedSession]
 
 
 class SessionManager:
@@ -184,7 +210,8 @@ class SessionManager:
     def create(self, options: CreateSessionOptions) -> Session:
         """Creates and stores a session; the returned value is the only one that carries
         the raw token. With `bind_to_user_agent`, the session is bound to
-        `metadata["userAgent"]`.
+        `metadata["userAgent"]`, which must then be present (`UserAgentRequired`
+        otherwise: a binding manager never issues an unbound session).
         """
     def destroy(self, session_id: str) -> bool:
         """Revokes a session by id. Its token fails validation with `SessionRevoked` until
@@ -199,6 +226,12 @@ class SessionManager:
         """Every stored session (revoked and expired ones included, until purged) as a JSON
         array in the seed's serialized form, plus `lifetimeMs` and `absoluteExpiresAt`.
         Timestamps have millisecond precision. Never contains a raw token.
+        Damaged records are left out (and logged); `export_sessions` also lists them.
+        """
+    def export_sessions(self) -> SessionExport:
+        """Like `export_json`, and says how many sessions were exported and which stored
+        records were left out because they are damaged (a damaged record never hides
+        the healthy ones).
         """
     def get(self, session_id: str) -> Session | None:
         """The stored session with this id (its `token` is empty), or `None`."""
@@ -208,12 +241,13 @@ class SessionManager:
 
         Without `lifetimeMs` the lifetime is `expiresAt - createdAt` (at most
         `max_lifetime`); without `absoluteExpiresAt` the absolute end is `createdAt +
-        max_lifetime`. The whole input is checked before anything is stored: malformed
-        input, a duplicate id or token hash (within the input or with a stored session)
-        or metadata over the configured limits fails with `Import`, naming the entry
-        (counted from 0) and field, and imports nothing. If the store itself then fails
-        part-way (`Store`), the sessions inserted before the failure stay; the error says
-        how many.
+        max_lifetime`. Each entry must pass what `create` applies (user id, id, token
+        hash, metadata limits, a lifetime and an absolute end within `max_lifetime`,
+        `createdAt < expiresAt <= absoluteExpiresAt`, instants within 1970-01-01T00:00:01Z
+        to 2099-12-31T23:59:59.999999Z). Anything else, or an id or token hash already
+        stored or repeated, fails with `Import` naming the entry (counted from 0) and
+        field. The import is one atomic store operation: all sessions are stored, or
+        (on any error, `Store` included) none.
         """
     def list_for_user(self, user_id: str) -> list[Session]:
         """The user's sessions that are neither revoked nor expired, oldest first."""
@@ -227,7 +261,9 @@ class SessionManager:
         """Rotates a token: the session gets a new token (returned, with a later expiry
         within the absolute cap) and the presented token is invalid from this moment on.
         Of two concurrent refreshes of one token exactly one succeeds; the other gets
-        `InvalidToken`. Fails like `validate` would, as errors.
+        `InvalidToken`. A refresh that loses to a revocation gets `SessionRevoked`, and
+        one that loses to a slide tries again on the slid session. Fails like `validate`
+        would, as errors.
         """
     def to_public_session(self, session: Session) -> PublicSession:
         """The public view of a session: no token, no hash."""
@@ -239,13 +275,31 @@ class SessionManager:
         """
 
 
+@dataclass(kw_only=True)
+class SessionScan:
+    """Every stored session, and the records that could not be read."""
+    sessions: list[Session]
+    damaged: list[DamagedSession]
+
+
 class SessionStore:
     """Storage for sessions, indexed by id, token hash and user.
 
-    Sessions are stored without their raw token (`token` is empty on every session a
-    store returns). Implementations must be safe to call from many threads at once and
-    must make each method atomic: in particular [`SessionStore::compare_and_swap`] is
-    what makes token rotation race-free.
+    The contract every store (built in, or implemented by the host) must keep:
+
+    - **No raw token**: `token` is empty on every session a store returns.
+    - **Atomic**: each method is one atomic step, safe to call from many threads (and,
+    for a shared store, many processes) at once.
+    - **Versions**: every session carries a `version`. `insert` stores it as given (1
+    for a new session); every change a store makes itself (`revoke_all_for_user`)
+    adds one to it; `compare_and_swap` only replaces a session whose stored version
+    is the one the change was computed from. So a stale write (a slide computed from
+    an older read) is refused instead of undoing a newer change, and the manager
+    re-reads and retries.
+    - **Revocation is final**: no method ever clears `revoked_at`.
+    - **Expiry**: a session is expired at `now` when `expires_at <= now`. The library
+    only stores sessions whose `expires_at` is at or before `absolute_expires_at`,
+    so this one comparison is the definition purge, list and validate share.
 
     Subclass this to keep sessions in Python (a dict, a database, ...); pass an instance
     to ``SessionManager.with_store``. What a method returns is checked against its type
@@ -258,30 +312,37 @@ class SessionStore:
         """Adds a new session. Fails with `SessionError::Store` if its id or token hash is
         already present.
         """
+    def insert_all(self, sessions: list[Session]) -> None:
+        """Adds all of `sessions` or, if any id or token hash is already present (or
+        repeated within `sessions`) or the store fails, none of them: one transaction.
+        Used by import.
+        """
     def get(self, session_id: str) -> Session | None:
         """The session with this id, if any."""
     def find_by_token_hash(self, token_hash: str) -> Session | None:
         """The session whose current token hash is `token_hash`, if any."""
-    def compare_and_swap(self, expected_token_hash: str, session: Session) -> bool:
-        """Replaces the stored session that has `session.id`, but only if its current token
-        hash is still `expected_token_hash` and it is not revoked (revocation is final:
-        a refresh or slide that read the session before a concurrent revocation must not
-        undo it). Returns whether it was replaced. Rotation, revocation and sliding all go
-        through this one atomic step.
+    def compare_and_swap(self, expected_token_hash: str, expected_version: int, session: Session) -> bool:
+        """Replaces the stored session that has `session.id` with `session`, but only if
+        the stored one still has token hash `expected_token_hash` and version
+        `expected_version`, and is not revoked (revocation is final). Returns whether it
+        was replaced; `false` means another change came first, and the caller re-reads.
+        The manager gives `session.version == expected_version + 1`. Rotation,
+        revocation and sliding all go through this one atomic step.
         """
     def list_for_user(self, user_id: str) -> list[Session]:
         """Every stored session of a user, revoked and expired ones included."""
     def revoke_all_for_user(self, user_id: str, at: datetime.datetime) -> int:
-        """Marks every not yet revoked session of a user as revoked at `at`, atomically.
-        Returns how many sessions it revoked.
+        """Marks every not yet revoked session of a user as revoked at `at` (adding one to
+        each one's version), atomically. Returns how many sessions it revoked.
         """
     def purge_expired(self, now: datetime.datetime) -> int:
         """Removes every session whose `expires_at` is at or before `now`. Returns how many."""
     def count(self) -> int:
         """How many sessions are stored (revoked and expired ones included, until purged)."""
-    def all_sessions(self) -> list[Session]:
+    def all_sessions(self) -> SessionScan:
         """Every stored session (revoked and expired ones included, until purged), oldest
-        first. Used to export a store; costs in proportion to the store's size.
+        first, and the records that could not be read. Used to export a store; costs in
+        proportion to the store's size.
         """
 
 
@@ -308,7 +369,9 @@ def create_session(options: CreateSessionOptions) -> Session:
 
 
 def destroy_session(session: Session) -> Session:
-    """The session marked revoked now (it is not changed if it was already revoked)."""
+    """The session marked revoked now, with its version one higher (it is not changed if
+    it was already revoked).
+    """
 
 
 def generate_secure_token(bytes: int = 32) -> str:
@@ -322,8 +385,8 @@ def hash_token(token: str) -> str:
 
 
 def refresh_session(session: Session, slide_only: bool = False) -> Session:
-    """The session extended by its lifetime (never past its absolute end) and, unless
-    `slide_only`, given a new token and hash. Fails with `SessionRevoked` or
+    """The session extended by its lifetime (never past its absolute end), with its version
+    one higher and, unless `slide_only`, a new token and hash. Fails with `SessionRevoked` or
     `SessionExpired`.
     """
 

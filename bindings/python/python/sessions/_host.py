@@ -157,9 +157,9 @@ def _guard(method: _Method, fn: typing.Callable[..., typing.Any]) -> typing.Call
             try:
                 _record_converter(record).check_lower(record)
             except Exception as e:  # noqa: BLE001 - e.g. an integer out of range
-                raise catch_all(
-                    reason=f"the value returned by {_label(self, name)} cannot be used: {type(e).__name__}: {e}"
-                ) from None
+                found = _checks.out_of_range(e, {"": (record, type(record))}) if isinstance(e, ValueError) else None
+                what = f"{found[1]} {found[2]}" if found else f" cannot be used: {type(e).__name__}: {e}"
+                raise catch_all(reason=f"the value returned by {_label(self, name)}{what}") from None
         return value
 
     guarded._sessions_guarded = True  # type: ignore[attr-defined]
