@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the Swift toolchain for this project, also on machines without Swift.
 #
-# Usage (from the repository root):
+# Usage (from any directory):
 #   bindings/swift/swift.sh <swift args...>
 #   e.g. bindings/swift/swift.sh test --package-path bindings/swift
 #
@@ -15,13 +15,15 @@
 # Inside the root these host directories appear at the same absolute path
 # (bind mounts), so paths mean the same thing inside and outside:
 #   * the repository and $CARGO_TARGET_DIR (e.g. target/release/libsessions.so);
-#   * the current directory, and every directory named by --package-path,
-#     --scratch-path, --cache-path or -C in the arguments: a package anywhere
-#     on the host (e.g. one made with mktemp -d) builds like one in the repo;
+#   * every directory named by --package-path, --scratch-path, --cache-path
+#     or --chdir/-C in the arguments (relative ones are made absolute), and
+#     the current directory: a package anywhere on the host (e.g. one made
+#     with mktemp -d) builds like one in the repository;
 #   * SWIFT_SH_EXTRA_MOUNTS: anything else the build reads, e.g. the git
 #     repository of a `.package(url: "file:///...")` dependency.
-# A directory the root itself needs (/, /usr, /root, ...: anything that is
-# not empty inside the root) is refused with a message. A library built on the
+# A directory the root itself needs (/, /usr, /root, ...: anything with files
+# inside the root) is refused with a message, except the current directory:
+# then swift runs in the --package-path directory. A library built on the
 # host runs inside the root.
 # All mounts live in a private mount namespace (unshare) when possible, so
 # they are never visible to, nor left behind on, the host; they are also
@@ -241,30 +243,54 @@ REPO=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel 2>/dev/null) ||
   REPO=$(readlink -f "$SCRIPT_DIR/../..")
 
 # Host directories to expose at the same absolute path: the repository, the
-# cargo target directory, the current directory, the package and scratch paths
-# named in the arguments, and SWIFT_SH_EXTRA_MOUNTS.
+# cargo target directory, the package and scratch paths named in the arguments,
+# SWIFT_SH_EXTRA_MOUNTS, and the current directory.
+HOST_CWD=$(pwd -P)
 MOUNT_DIRS=("$REPO")
 if [[ -n ${CARGO_TARGET_DIR:-} ]]; then
   mkdir -p "$CARGO_TARGET_DIR"
   MOUNT_DIRS+=("$(readlink -f "$CARGO_TARGET_DIR")")
 fi
-MOUNT_DIRS+=("$(pwd -P)")
-# path_arg PATH: the directory PATH names (made absolute against the current
-# directory); created if missing for scratch/cache paths, as swift would.
-path_arg() {
+# The arguments, with the paths below made absolute (the same place, wherever
+# swift runs), and the directories they name added to MOUNT_DIRS; scratch and
+# cache directories are created first, as swift would.
+ARGS=()
+PACKAGE_DIR=
+absolute() { # the absolute path, symbolic links resolved where it exists
   local p=$1
-  [[ $p == /* ]] || p=$(pwd -P)/$p
+  [[ $p == /* ]] || p=$HOST_CWD/$p
+  if [[ -e $p ]]; then readlink -f "$p"; else echo "$p"; fi
+}
+path_arg() { # path_arg PATH create|keep: prints the absolute path
+  local p
+  p=$(absolute "$1")
   [[ $2 == create ]] && mkdir -p "$p"
-  [[ -d $p ]] && MOUNT_DIRS+=("$(readlink -f "$p")")
-  return 0
+  if [[ -d $p ]]; then
+    MOUNT_DIRS+=("$(readlink -f "$p")")
+    [[ $2 == keep && -z $PACKAGE_DIR ]] && PACKAGE_DIR=$(readlink -f "$p")
+  fi
+  echo "$p"
 }
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
-  case ${args[i]} in
-    --package-path | -C) path_arg "${args[i + 1]:-}" keep ;;
-    --scratch-path | --cache-path) path_arg "${args[i + 1]:-}" create ;;
-    --package-path=*) path_arg "${args[i]#*=}" keep ;;
-    --scratch-path=* | --cache-path=*) path_arg "${args[i]#*=}" create ;;
+  a=${args[i]}
+  case $a in
+    --package-path | --chdir | -C | --scratch-path | --cache-path)
+      ARGS+=("$a")
+      if ((i + 1 < ${#args[@]})); then
+        i=$((i + 1))
+        kind=keep
+        [[ $a == --scratch-path || $a == --cache-path ]] && kind=create
+        path_arg "${args[i]}" "$kind" >/dev/null # (for MOUNT_DIRS and PACKAGE_DIR)
+        ARGS+=("$(absolute "${args[i]}")")
+      fi ;;
+    --package-path=* | --chdir=*)
+      path_arg "${a#*=}" keep >/dev/null
+      ARGS+=("${a%%=*}=$(absolute "${a#*=}")") ;;
+    --scratch-path=* | --cache-path=*)
+      path_arg "${a#*=}" create >/dev/null
+      ARGS+=("${a%%=*}=$(absolute "${a#*=}")") ;;
+    *) ARGS+=("$a") ;;
   esac
 done
 if [[ -n ${SWIFT_SH_EXTRA_MOUNTS:-} ]]; then
@@ -275,6 +301,15 @@ if [[ -n ${SWIFT_SH_EXTRA_MOUNTS:-} ]]; then
     MOUNT_DIRS+=("$(readlink -f "$d")")
   done
 fi
+
+# Can $1 be mounted without hiding the root's own files? Not /, not the root's
+# directory, nor any directory with files inside the root (/usr, /etc, /root,
+# ...); empty directories there are mount points left by earlier runs.
+mountable() {
+  [[ $1 != / && $ROOT != "$1" && $ROOT != "$1"/* && $1 != "$ROOT"/* ]] || return 1
+  [[ ! -e $ROOT$1 ]] && return 0
+  [[ -z $(find "$ROOT$1" -mindepth 1 -not -type d -print -quit 2>/dev/null) ]]
+}
 
 mount_system "$ROOT"
 MOUNTED_DIRS=()
@@ -291,21 +326,32 @@ mapfile -t MOUNT_DIRS < <(printf '%s\n' "${MOUNT_DIRS[@]}" | awk '{ print length
                           sort -n -s | cut -d' ' -f2-)
 for d in "${MOUNT_DIRS[@]}"; do
   covered "$d" && continue
-  # Never hide the root's own files: /, the root's directory, or any directory
-  # with files inside the root (/usr, /etc, /root, ...). Empty directories there
-  # are mount points left by earlier runs.
-  if [[ $d == / || $ROOT == "$d" || $ROOT == "$d"/* || $d == "$ROOT"/* ]] ||
-     [[ -e $ROOT$d && -n $(find "$ROOT$d" -mindepth 1 -not -type d -print -quit 2>/dev/null) ]]; then
+  if ! mountable "$d"; then
     log "cannot use '$d' inside the Swift root (it would hide the root's own" \
-        "files); run from, and keep packages in, a directory such as one under" \
-        "/tmp, /home, /work or /srv"
+        "files); keep packages in a directory such as one under /tmp, /home," \
+        "/work or /srv"
     exit 1
   fi
   mount_in "$ROOT" "$d"
   MOUNTED_DIRS+=("$d")
 done
 
-CWD=$(pwd -P)
+# swift runs in the current directory if it can be mounted (e.g. not / or /root);
+# otherwise in the package directory named by --package-path.
+CWD=$HOST_CWD
+if ! covered "$CWD"; then
+  if mountable "$CWD"; then
+    mount_in "$ROOT" "$CWD"
+    MOUNTED_DIRS+=("$CWD")
+  elif [[ -n $PACKAGE_DIR ]]; then
+    CWD=$PACKAGE_DIR
+  else
+    log "cannot run in $CWD inside the Swift root (it would hide the root's" \
+        "own files): cd into the package, or pass --package-path"
+    exit 1
+  fi
+fi
+
 # A clean environment, plus what matters to swift builds and tests.
 ENV=(PATH="$INNER_PATH" HOME=/root LANG=C.UTF-8 USER=root)
 while IFS= read -r name; do
@@ -321,7 +367,7 @@ done < <(compgen -e)
 # so Ctrl-C still reaches swift directly too; <&0 keeps stdin (bash would
 # give a background job /dev/null).
 chroot "$ROOT" /usr/bin/env -i --default-signal=INT --chdir="$CWD" \
-  "${ENV[@]}" swift "$@" <&0 &
+  "${ENV[@]}" swift "${ARGS[@]}" <&0 &
 CHILD=$!
 rc=0
 wait "$CHILD" || rc=$?
