@@ -27,3 +27,13 @@ extension Session: CustomReflectable {
         ], displayStyle: .struct)
     }
 }
+
+// The core exports its one-sentence `Display` messages for the error types, and the
+// generated code has them as `description`, but UniFFI 0.32 does not declare
+// `CustomStringConvertible` for errors (it does for records and enums). Declared here,
+// `String(describing:)`, string interpolation, `print` and `localizedDescription`
+// (the generated `errorDescription` is `String(reflecting:)`) all give the message
+// instead of Swift's print-out of the enum case. If a later UniFFI declares it itself,
+// these two lines stop compiling and can go.
+extension SessionError: CustomStringConvertible {}
+extension ClockError: CustomStringConvertible {}
