@@ -24,6 +24,7 @@ extension Session: CustomReflectable {
             "boundUserAgent": boundUserAgent as Any,
             "lifetime": lifetime,
             "absoluteExpiresAt": absoluteExpiresAt,
+            "version": version,
         ], displayStyle: .struct)
     }
 }
