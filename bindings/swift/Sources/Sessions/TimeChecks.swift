@@ -3,8 +3,10 @@
 // (`fatalError`, or a trapping integer conversion) on a value it cannot encode: a NaN,
 // infinite or negative `TimeInterval`, or a `Date` more than 2^63 seconds from 1970. The
 // functions below turn such values into ones the converter encodes and the library
-// refuses with a typed error (or, where nothing checks them, treats as already over),
-// so no value a host hands in can stop the process.
+// refuses with a typed error wherever it checks times (configuration, create options,
+// clock readings, records from a host store), so no value a host hands in can stop
+// the process. A NaN `Date` becomes one long past, so that the free functions, which
+// take a session as given, treat a NaN expiry or revocation time as already passed.
 //
 // They are wired in by uniffi.toml (`[bindings.swift.custom_types.*]`, `lower = ...`)
 // for the core's `TimeSpan` and `Timestamp` types.
@@ -14,13 +16,12 @@ import Foundation
 /// The largest `TimeInterval` UniFFI's converter encodes: 2^63 seconds.
 let sessionsLargestEncodableTimeInterval = Double(Int64.max)
 
-/// `interval` if UniFFI's converter can encode it and it means what it says; otherwise
-/// the value the library gets instead: 0 for NaN and negative intervals (every lifetime
-/// and interval check refuses 0, and a session given a zero lifetime is over at once),
-/// 2^63 seconds for infinite and larger ones (refused as longer than any cap).
+/// `interval` if UniFFI's converter can encode it (finite, 0 to 2^63 seconds);
+/// otherwise 0 (NaN, negative, infinite and larger intervals), which every lifetime
+/// and interval check refuses, for a configuration, create options and the sessions
+/// a host store returns alike.
 func sessionsEncodableTimeInterval(_ interval: TimeInterval) -> TimeInterval {
-    if interval.isNaN || interval < 0 { return 0 }
-    return min(interval, sessionsLargestEncodableTimeInterval)
+    interval.isFinite && interval >= 0 && interval <= sessionsLargestEncodableTimeInterval ? interval : 0
 }
 
 /// Instants further than this from 1970 (about the year 5138; the library accepts
