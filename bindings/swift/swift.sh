@@ -214,6 +214,7 @@ add_packages() {
              LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
   local missing=() p
   for p in "${ADDED_PACKAGES[@]}"; do
+    # shellcheck disable=SC2016 # (${Status} is dpkg-query's, not the shell's)
     "${apt[@]}" dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
       grep -q 'install ok installed' || missing+=("$p")
   done
