@@ -71,11 +71,12 @@ class Recorder(sessions.SessionListener):
 
 def event_json(event) -> dict:
     """An event as `events` expectations spell it (`session` by id)."""
-    kind = type(event).__name__
-    if kind == "PURGED":
+    E = sessions.SessionEvent
+    if isinstance(event, E.PURGED):
         return {"type": "Purged", "count": event.count}
-    name = {"CREATED": "Created", "ROTATED": "Rotated", "REVOKED": "Revoked",
-            "METADATA_UPDATED": "MetadataUpdated"}[kind]
+    name = next(n for cls, n in ((E.CREATED, "Created"), (E.ROTATED, "Rotated"),
+                                 (E.REVOKED, "Revoked"), (E.METADATA_UPDATED, "MetadataUpdated"))
+                if isinstance(event, cls))
     out = {"type": name, "session": event.session_id}
     if name == "Revoked":
         out["reason"] = "".join(p.capitalize() for p in event.reason.name.split("_"))

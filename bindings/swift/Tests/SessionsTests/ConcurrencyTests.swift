@@ -42,7 +42,9 @@ final class ConcurrencyTests: XCTestCase {
     private func hammer(seconds: Double,
                         makeManager: (SessionConfig, TestClock) throws -> SessionManager) throws {
         let clock = TestClock(start2026)
-        let manager = try makeManager(SessionConfig(defaultExpiresIn: 3600), clock)
+        // A rotation grace longer than the clock moves in the run (2000 s), so every
+        // rotated-out token stays its session's valid predecessor until rotated again.
+        let manager = try makeManager(SessionConfig(defaultExpiresIn: 3600, rotationGrace: 3000), clock)
         let log = Log()
         let hotCount = 4
         for i in 0..<hotCount {
@@ -80,7 +82,9 @@ final class ConcurrencyTests: XCTestCase {
                     if !v.valid { log.fail("own session did not validate: \(String(describing: v.error))") }
                     let next = try manager.refresh(token: own.token)
                     rotatedOut.append(own.token)
-                    if try manager.validate(token: own.token).valid { log.fail("rotated-out own token validated") }
+                    if !(try manager.validate(token: own.token).valid) {
+                        log.fail("the immediate predecessor did not validate within the rotation grace")
+                    }
                     if !(try manager.validate(token: next.token).valid) { log.fail("refreshed own token invalid") }
                     if try !manager.destroy(sessionId: own.id) { log.fail("destroy of a live session returned false") }
                     revoked.append(next.token)
@@ -100,12 +104,15 @@ final class ConcurrencyTests: XCTestCase {
                         do {
                             let fresh = try manager.refresh(token: token)
                             log.lock.withLock {
-                                if log.hot[id] != token {
+                                if fresh.token == log.hot[id] {
+                                    // A refresh within the grace: the same token, no rotation.
+                                } else if log.hot[id] != token {
                                     log.failures.append("hot token chain broken: a stale token was refreshed")
+                                } else {
+                                    log.hot[id] = fresh.token
+                                    log.hotWins[id, default: 0] += 1
+                                    log.rotatedOutTokens.append(token)
                                 }
-                                log.hot[id] = fresh.token
-                                log.hotWins[id, default: 0] += 1
-                                log.rotatedOutTokens.append(token)
                             }
                         } catch SessionError.InvalidToken {
                             // Lost the race: someone else rotated this token first.
@@ -136,9 +143,13 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(Set(log.rotatedOutTokens).count, log.rotatedOutTokens.count,
                        "a token was rotated out twice: two refreshes of one token both won")
         for token in log.rotatedOutTokens {
+            // Valid only as its session's immediate predecessor (within the grace).
             let r = try manager.validate(token: token)
-            XCTAssertFalse(r.valid)
-            XCTAssertEqual(r.error, .invalidToken)
+            if r.valid {
+                XCTAssertEqual(r.session?.previousTokenHash, hashToken(token: token))
+            } else {
+                XCTAssertTrue(r.error == .invalidToken || r.error == .sessionRevoked, "\(String(describing: r.error))")
+            }
         }
         for token in log.revokedTokens {
             XCTAssertEqual(try manager.validate(token: token).error, .sessionRevoked)

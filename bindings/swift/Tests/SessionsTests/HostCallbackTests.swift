@@ -108,8 +108,9 @@ final class HostCallbackTests: XCTestCase {
             .SessionNotFound(sessionId: "id-ü"), .Random(reason: "r5"), .Store(reason: "r6"),
             .Clock(reason: "r7"), .Import(entry: 3, field: "userId", reason: "r8 ✓"),
             .Import(entry: nil, field: nil, reason: "r9"), .UserAgentRequired,
+            .TokenReused, .SessionLimitReached(limit: 2),
         ]
-        XCTAssertEqual(Set(cases.map(errorName)).count, 15)
+        XCTAssertEqual(Set(cases.map(errorName)).count, 17)
         let (manager, store, _) = try fixture()
         for error in cases {
             store.failWith(error)
