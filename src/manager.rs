@@ -153,22 +153,23 @@ impl SessionManager {
         revoked.revoked_at = Some(now);
         revoked.version = session.version.saturating_add(1);
         revoked.token.clear();
+        let event = SessionEvent::Revoked {
+            session_id: session.id.clone(),
+            user_id: session.user_id.clone(),
+            reason,
+        };
+        self.swap(session, revoked, event)
+    }
+
+    /// Replaces `read` (a session as read) with `next` by one compare-and-swap on
+    /// `read`'s token hash and version, and delivers `event` if it was replaced.
+    /// `Ok(false)` means another change came first: re-read and decide again.
+    pub(crate) fn swap(&self, read: &Session, next: Session, event: SessionEvent) -> Result<bool> {
         self.change(|| {
-            let done = self.store.compare_and_swap(
-                session.token_hash.clone(),
-                session.version,
-                revoked,
-            )?;
-            let events = if done {
-                vec![SessionEvent::Revoked {
-                    session_id: session.id.clone(),
-                    user_id: session.user_id.clone(),
-                    reason,
-                }]
-            } else {
-                Vec::new()
-            };
-            Ok((done, events))
+            let done = self
+                .store
+                .compare_and_swap(read.token_hash.clone(), read.version, next)?;
+            Ok((done, if done { vec![event] } else { Vec::new() }))
         })
     }
 
@@ -504,21 +505,11 @@ impl SessionManager {
             let next = rules::rotated(&session, &hash, &token, now)?;
             let mut stored = next.clone();
             stored.token.clear();
-            let rotated = self.change(|| {
-                let done = self
-                    .store
-                    .compare_and_swap(hex.clone(), session.version, stored)?;
-                let events = if done {
-                    vec![SessionEvent::Rotated {
-                        session_id: session.id.clone(),
-                        user_id: session.user_id.clone(),
-                    }]
-                } else {
-                    Vec::new()
-                };
-                Ok((done, events))
-            })?;
-            if rotated {
+            let event = SessionEvent::Rotated {
+                session_id: session.id.clone(),
+                user_id: session.user_id.clone(),
+            };
+            if self.swap(&session, stored, event)? {
                 log::debug!("session {} rotated", next.id);
                 return Ok(Self::shown(next));
             }

@@ -45,23 +45,11 @@ impl SessionManager {
             let mut next = session.clone();
             next.metadata = (!metadata.is_empty()).then_some(metadata);
             next.version = session.version.saturating_add(1);
-            let written = next.clone();
-            let updated = self.change(|| {
-                let done = self.store().compare_and_swap(
-                    session.token_hash.clone(),
-                    session.version,
-                    written,
-                )?;
-                let events = if done {
-                    vec![SessionEvent::MetadataUpdated {
-                        session_id: session.id.clone(),
-                        user_id: session.user_id.clone(),
-                    }]
-                } else {
-                    Vec::new()
-                };
-                Ok((done, events))
-            })?;
+            let event = SessionEvent::MetadataUpdated {
+                session_id: session.id.clone(),
+                user_id: session.user_id.clone(),
+            };
+            let updated = self.swap(&session, next.clone(), event)?;
             if updated {
                 next.rotation_key = None;
                 return Ok(next);
