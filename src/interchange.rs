@@ -201,9 +201,13 @@ impl SessionManager {
     pub fn import_json(&self, json: String) -> Result<u64> {
         let sessions = parse(&json, self.policy())?;
         let total = sessions.len();
-        if let Err(e) = self.store().insert_all(sessions.clone()) {
-            // Name the entry when the store refused a duplicate.
-            self.check_not_stored(&sessions)?;
+        // Kept to name the entry if the store refuses a duplicate.
+        let keys: Vec<(String, String)> = sessions
+            .iter()
+            .map(|s| (s.id.clone(), s.token_hash.clone()))
+            .collect();
+        if let Err(e) = self.store().insert_all(sessions) {
+            self.check_not_stored(&keys)?;
             return Err(e);
         }
         log::debug!("{total} sessions imported");
@@ -213,18 +217,19 @@ impl SessionManager {
 
 impl SessionManager {
     /// Refuses sessions whose id or token hash is already in the store.
-    fn check_not_stored(&self, sessions: &[Session]) -> Result<()> {
-        for (i, s) in sessions.iter().enumerate() {
-            if self.store().get(s.id.clone())?.is_some() {
+    /// `keys` are the entries' (id, token hash).
+    fn check_not_stored(&self, keys: &[(String, String)]) -> Result<()> {
+        for (i, (id, token_hash)) in keys.iter().enumerate() {
+            if self.store().get(id.clone())?.is_some() {
                 return Err(entry_error(
                     i,
                     Some("id"),
-                    format!("a session with id {} is already stored", s.id),
+                    format!("a session with id {id} is already stored"),
                 ));
             }
             if self
                 .store()
-                .find_by_token_hash(s.token_hash.clone())?
+                .find_by_token_hash(token_hash.clone())?
                 .is_some()
             {
                 return Err(entry_error(

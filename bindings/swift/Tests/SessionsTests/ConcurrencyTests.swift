@@ -35,6 +35,7 @@ final class ConcurrencyTests: XCTestCase {
         var rotatedOutTokens: [String] = []   // tokens presented to a successful refresh
         var hot: [String: String] = [:]       // hot session id -> latest token
         var hotWins: [String: Int] = [:]      // successful refreshes per hot session
+        var issued: [String: Set<String>] = [:] // every token a hot session has had
 
         func fail(_ what: String) { lock.withLock { if failures.count < 50 { failures.append(what) } } }
     }
@@ -51,6 +52,7 @@ final class ConcurrencyTests: XCTestCase {
             let s = try manager.create(options: CreateSessionOptions(userId: "hot\(i)", slidingExpiration: true))
             log.hot[s.id] = s.token
             log.hotWins[s.id] = 0
+            log.issued[s.id] = [s.token]
             log.creates += 1
         }
         let hotIds = Array(log.hot.keys).sorted()
@@ -104,11 +106,13 @@ final class ConcurrencyTests: XCTestCase {
                         do {
                             let fresh = try manager.refresh(token: token)
                             log.lock.withLock {
-                                if fresh.token == log.hot[id] {
-                                    // A refresh within the grace: the same token, no rotation.
+                                if log.issued[id, default: []].contains(fresh.token) {
+                                    // A refresh within the grace: a token already issued,
+                                    // no new rotation.
                                 } else if log.hot[id] != token {
                                     log.failures.append("hot token chain broken: a stale token was refreshed")
                                 } else {
+                                    log.issued[id, default: []].insert(fresh.token)
                                     log.hot[id] = fresh.token
                                     log.hotWins[id, default: 0] += 1
                                     log.rotatedOutTokens.append(token)
