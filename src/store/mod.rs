@@ -73,7 +73,7 @@ pub trait SessionStore: Send + Sync {
     fn insert_limited(
         &self,
         session: Session,
-        max_active: u32,
+        max_active: i32,
         now: SystemTime,
         revoke_oldest: bool,
     ) -> Result<Vec<String>>;
@@ -107,10 +107,10 @@ pub trait SessionStore: Send + Sync {
     fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>>;
 
     /// Removes every session whose `expires_at` is at or before `now`. Returns how many.
-    fn purge_expired(&self, now: SystemTime) -> Result<u64>;
+    fn purge_expired(&self, now: SystemTime) -> Result<i64>;
 
     /// How many sessions are stored (revoked and expired ones included, until purged).
-    fn count(&self) -> Result<u64>;
+    fn count(&self) -> Result<i64>;
 
     /// Every stored session (revoked and expired ones included, until purged), oldest
     /// first, and the records that could not be read. Used to export a store; costs in
