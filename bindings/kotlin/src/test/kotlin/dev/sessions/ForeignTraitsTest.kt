@@ -55,7 +55,7 @@ class ForeignTraitsTest {
             // The manager is still usable once the store recovers.
             store.failure = null
             assertTrue(m.validate(s.token).valid)
-            assertEquals(1UL, m.count())
+            assertEquals(1L, m.count())
         }
     }
 
@@ -153,7 +153,7 @@ class ForeignTraitsTest {
             expect("InvalidUserId") { m.create(opts("")) }
             expect("InvalidLifetime") { m.create(opts("a", expiresIn = Duration.ZERO)) }
             expect("MetadataTooLarge") { m.create(opts("a", metadata = mapOf("k" to "x".repeat(9000)))) }
-            expect("InvalidTokenLength") { generateSecureToken(8u) }
+            expect("InvalidTokenLength") { generateSecureToken(8) }
             expect("InvalidToken") { m.refresh("nope") }
             val s = m.create(opts("a", expiresIn = Duration.ofSeconds(1), metadata = mapOf("userAgent" to "UA")))
             expect("UserAgentMismatch") { m.refresh(s.token, "other") }

@@ -99,10 +99,10 @@ class KotlinStore : SessionStore {
         return synchronized(lock) { byId.values.filter { it.userId == userId }.sortedBy { it.createdAt } }
     }
 
-    override fun revokeAllForUser(userId: String, at: Instant): ULong {
+    override fun revokeAllForUser(userId: String, at: Instant): Long {
         enter()
         synchronized(lock) {
-            var revoked = 0UL
+            var revoked = 0L
             for ((id, s) in byId) {
                 if (s.userId == userId && s.revokedAt == null) {
                     byId[id] = s.copy(revokedAt = at)
@@ -113,7 +113,7 @@ class KotlinStore : SessionStore {
         }
     }
 
-    override fun purgeExpired(now: Instant): ULong {
+    override fun purgeExpired(now: Instant): Long {
         enter()
         synchronized(lock) {
             val gone = byId.values.filter { !it.expiresAt.isAfter(now) }
@@ -121,13 +121,13 @@ class KotlinStore : SessionStore {
                 byId.remove(s.id)
                 idByHash.remove(s.tokenHash)
             }
-            return gone.size.toULong()
+            return gone.size.toLong()
         }
     }
 
-    override fun count(): ULong {
+    override fun count(): Long {
         enter()
-        return synchronized(lock) { byId.size.toULong() }
+        return synchronized(lock) { byId.size.toLong() }
     }
 
     override fun allSessions(): List<Session> {

@@ -1,0 +1,303 @@
+package dev.sessions.interop;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sessions.CreateSessionOptions;
+import dev.sessions.PublicSession;
+import dev.sessions.Session;
+import dev.sessions.SessionConfig;
+import dev.sessions.SessionException;
+import dev.sessions.SessionManager;
+import dev.sessions.SessionsKt;
+import dev.sessions.ValidationError;
+import dev.sessions.ValidationResult;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole API as a plain Java program sees it: no reflection, no Kotlin-only
+ * constructs ({@code Companion}, mangled names, default-argument bridges), a store and a
+ * clock written in Java. In another package than the library, so only public API is used.
+ */
+class JavaApiTest {
+    private static final Instant START = Instant.parse("2026-01-01T00:00:00Z");
+    private final JavaClock clock = new JavaClock(START);
+
+    private static CreateSessionOptions forUser(String userId) {
+        return new CreateSessionOptions(userId, null, null, false);
+    }
+
+    @Test
+    void configurationAndOptionsAreBuiltWithConstructorsAndSetters() throws Exception {
+        SessionConfig defaults = new SessionConfig();
+        assertNull(defaults.getDefaultExpiresIn());
+        assertNull(defaults.getMaxLifetime());
+        assertEquals("session:", defaults.getPrefix());
+        assertFalse(defaults.getBindToUserAgent());
+        assertEquals(64, defaults.getMaxMetadataEntries());
+        assertEquals(8192, defaults.getMaxMetadataBytes());
+        assertNull(defaults.getAutoPurgeInterval());
+
+        SessionConfig config = new SessionConfig();
+        config.setDefaultExpiresIn(Duration.ofHours(1));
+        config.setMaxLifetime(Duration.ofDays(7));
+        config.setPrefix("app:");
+        config.setBindToUserAgent(true);
+        config.setMaxMetadataEntries(8);
+        config.setMaxMetadataBytes(1024);
+        config.setAutoPurgeInterval(Duration.ofMinutes(10));
+        SessionConfig same = new SessionConfig(
+            Duration.ofHours(1), Duration.ofDays(7), "app:", true, 8, 1024, Duration.ofMinutes(10));
+        assertEquals(same, config);
+        assertEquals(same.hashCode(), config.hashCode());
+
+        CreateSessionOptions options = new CreateSessionOptions(
+            "alice", Duration.ofMinutes(5), Map.of("userAgent", "JavaApp/1.0"), true);
+        assertEquals("alice", options.getUserId());
+        assertEquals(Duration.ofMinutes(5), options.getExpiresIn());
+        assertTrue(options.getSlidingExpiration());
+        options.setUserId("bob");
+        assertEquals("bob", options.getUserId());
+
+        try (SessionManager m = new SessionManager(config, clock)) {
+            assertEquals("app:", m.prefix());
+            Session s = m.create(new CreateSessionOptions("alice", null, Map.of("userAgent", "UA"), false));
+            assertEquals(START.plus(Duration.ofHours(1)), s.getExpiresAt());
+            assertEquals(START.plus(Duration.ofDays(7)), s.getAbsoluteExpiresAt());
+            assertEquals("UA", s.getBoundUserAgent());
+        }
+    }
+
+    @Test
+    void everyManagerMethodFromJava() throws Exception {
+        SessionConfig config = new SessionConfig();
+        config.setDefaultExpiresIn(Duration.ofHours(1));
+        try (SessionManager m = new SessionManager(config, clock)) {
+            Session s = m.create(forUser("alice"));
+            assertEquals(43, s.getToken().length());
+            assertEquals(SessionsKt.hashToken(s.getToken()), s.getTokenHash());
+            assertEquals("alice", s.getUserId());
+            assertEquals(START, s.getCreatedAt());
+            assertEquals(Duration.ofHours(1), s.getLifetime());
+
+            ValidationResult ok = m.validate(s.getToken());
+            assertTrue(ok.getValid());
+            assertNull(ok.getError());
+            assertEquals(s.getId(), ok.getSession().getId());
+            assertEquals("", ok.getSession().getToken());
+            assertTrue(m.validate(s.getToken(), "any agent").getValid());
+            assertEquals(ValidationError.INVALID_TOKEN, m.validate("nope").getError());
+
+            Session rotated = m.refresh(s.getToken());
+            assertNotEquals(s.getToken(), rotated.getToken());
+            assertEquals(ValidationError.INVALID_TOKEN, m.validate(s.getToken()).getError());
+            Session again = m.refresh(rotated.getToken(), null);
+            assertTrue(m.validate(again.getToken()).getValid());
+
+            Session stored = m.get(s.getId());
+            assertNotNull(stored);
+            assertEquals("", stored.getToken());
+            assertNull(m.get("no such id"));
+
+            PublicSession pub = m.toPublicSession(stored);
+            assertEquals(s.getId(), pub.getId());
+            assertEquals("alice", pub.getUserId());
+
+            Session second = m.create(forUser("alice"));
+            List<Session> listed = m.listForUser("alice");
+            assertEquals(2, listed.size());
+            assertEquals(2L, m.count());
+
+            assertTrue(m.destroy(second.getId()));
+            assertFalse(m.destroy(second.getId()));
+            assertEquals(ValidationError.SESSION_REVOKED, m.validate(second.getToken()).getError());
+            long revoked = m.destroyAllForUser("alice");
+            assertEquals(1L, revoked);
+            assertEquals(0, m.listForUser("alice").size());
+
+            String exported = m.exportJson();
+            assertTrue(exported.startsWith("["), exported);
+            clock.advance(Duration.ofHours(2));
+            long purged = m.purgeExpired();
+            assertEquals(2L, purged);
+            assertEquals(0L, m.count());
+
+            try (SessionManager other = new SessionManager(new SessionConfig())) {
+                long imported = other.importJson(exported);
+                assertEquals(2L, imported);
+                assertEquals(2L, other.count());
+            }
+        }
+    }
+
+    @Test
+    void openIsAStaticMethod(@TempDir Path dir) throws Exception {
+        String path = dir.resolve("sessions.sqlite").toString();
+        Session s;
+        try (SessionManager m = SessionManager.open(path, new SessionConfig())) {
+            s = m.create(forUser("alice"));
+        }
+        try (SessionManager m = SessionManager.open(path, new SessionConfig(), clock)) {
+            // A new instance on the same file: the session survived.
+            assertEquals("alice", m.get(s.getId()).getUserId());
+        }
+        try (SessionManager m = SessionManager.open(path, new SessionConfig())) {
+            assertTrue(m.validate(s.getToken()).getValid());
+        }
+    }
+
+    @Test
+    void aStoreAndAClockWrittenInJava() throws Exception {
+        JavaStore store = new JavaStore();
+        SessionConfig config = new SessionConfig();
+        config.setDefaultExpiresIn(Duration.ofHours(1));
+        try (SessionManager m = SessionManager.withStore(config, store, clock)) {
+            Session s = m.create(new CreateSessionOptions("alice", null, null, true));
+            assertEquals(START, s.getCreatedAt());
+            clock.advance(Duration.ofMinutes(45));
+            ValidationResult slid = m.validate(s.getToken());
+            assertTrue(slid.getValid());
+            assertEquals(START.plus(Duration.ofMinutes(105)), slid.getSession().getExpiresAt());
+            Session r = m.refresh(s.getToken());
+            assertEquals(ValidationError.INVALID_TOKEN, m.validate(s.getToken()).getError());
+            m.create(forUser("alice"));
+            assertEquals(2L, m.count());
+            assertEquals(2L, m.destroyAllForUser("alice"));
+            assertEquals(ValidationError.SESSION_REVOKED, m.validate(r.getToken()).getError());
+            clock.advance(Duration.ofHours(3));
+            assertEquals(2L, m.purgeExpired());
+            assertEquals(0, store.rawTokensSeen);
+        }
+        try (SessionManager m = SessionManager.withStore(new SessionConfig(), new JavaStore())) {
+            assertTrue(m.validate(m.create(forUser("bob")).getToken()).getValid());
+        }
+    }
+
+    @Test
+    void freeFunctions() throws Exception {
+        String token = SessionsKt.generateSecureToken(32);
+        assertEquals(43, token.length());
+        assertEquals(22, SessionsKt.generateSecureToken(16).length());
+        assertEquals(64, SessionsKt.hashToken(token).length());
+
+        Session s = SessionsKt.createSession(forUser("alice"));
+        ValidationResult r = SessionsKt.validateSession(s.getToken(), s, null);
+        assertTrue(r.getValid());
+        assertEquals(ValidationError.INVALID_TOKEN, SessionsKt.validateSession("x", s, null).getError());
+
+        Session rotated = SessionsKt.refreshSession(s, false);
+        assertNotEquals(s.getToken(), rotated.getToken());
+        Session slid = SessionsKt.refreshSession(s, true);
+        assertEquals(s.getToken(), slid.getToken());
+
+        Session revoked = SessionsKt.destroySession(s);
+        assertNotNull(revoked.getRevokedAt());
+        assertEquals(ValidationError.SESSION_REVOKED, SessionsKt.validateSession(s.getToken(), revoked, null).getError());
+        assertThrows(SessionException.SessionRevoked.class, () -> SessionsKt.refreshSession(revoked, false));
+
+        PublicSession pub = SessionsKt.toPublicSession(s);
+        assertEquals(s.getId(), pub.getId());
+    }
+
+    @Test
+    void errorsAreCaughtByTypeAndExposeTheirFields() throws Exception {
+        SessionConfig bound = new SessionConfig();
+        bound.setBindToUserAgent(true);
+        JavaStore store = new JavaStore();
+        try (SessionManager m = SessionManager.withStore(bound, store, clock)) {
+            try {
+                m.create(forUser(""));
+            } catch (SessionException.InvalidUserId e) {
+                assertFalse(e.getReason().isEmpty());
+            }
+            SessionException.InvalidLifetime lifetime = assertThrows(SessionException.InvalidLifetime.class,
+                () -> m.create(new CreateSessionOptions("a", Duration.ZERO, null, false)));
+            assertFalse(lifetime.getReason().isEmpty());
+            SessionException.MetadataTooLarge large = assertThrows(SessionException.MetadataTooLarge.class,
+                () -> m.create(new CreateSessionOptions("a", null, Map.of("userAgent", "x".repeat(9000)), false)));
+            assertFalse(large.getReason().isEmpty());
+            SessionException.InvalidTokenLength length = assertThrows(SessionException.InvalidTokenLength.class,
+                () -> SessionsKt.generateSecureToken(8));
+            assertEquals(8, length.getBytes());
+            assertEquals(16, length.getMin());
+            assertEquals(1024, length.getMax());
+            assertThrows(SessionException.InvalidTokenLength.class, () -> SessionsKt.generateSecureToken(-1));
+            assertThrows(SessionException.InvalidToken.class, () -> m.refresh("nope"));
+
+            Session s = m.create(new CreateSessionOptions("a", Duration.ofSeconds(1), Map.of("userAgent", "UA"), false));
+            assertThrows(SessionException.UserAgentMismatch.class, () -> m.refresh(s.getToken(), "other"));
+            clock.advance(Duration.ofSeconds(1));
+            assertThrows(SessionException.SessionExpired.class, () -> m.refresh(s.getToken(), "UA"));
+            Session t = m.create(new CreateSessionOptions("a", null, Map.of("userAgent", "UA"), false));
+            m.destroy(t.getId());
+            assertThrows(SessionException.SessionRevoked.class, () -> m.refresh(t.getToken(), "UA"));
+            assertEquals("missing",
+                assertThrows(SessionException.SessionNotFound.class, () -> m.destroy("missing")).getSessionId());
+            assertFalse(assertThrows(SessionException.Import.class, () -> m.importJson("not json")).getReason().isEmpty());
+
+            // A Java store fails with an unchecked exception: Store, with it as the cause.
+            IllegalStateException down = new IllegalStateException("redis down");
+            store.failure = () -> down;
+            SessionException.Store failed = assertThrows(SessionException.Store.class, m::count);
+            assertSame(down, failed.getCause());
+            assertTrue(failed.getReason().contains("redis down"), failed.getReason());
+            store.failure = null;
+
+            // A Java clock that fails: Clock, with its exception as the cause.
+            IOException ntp = new IOException("ntp unreachable");
+            clock.failure = () -> ntp;
+            SessionException.Clock clockFailed = assertThrows(SessionException.Clock.class, m::purgeExpired);
+            assertSame(ntp, clockFailed.getCause());
+            clock.failure = null;
+
+            // Every variant is a SessionException, catchable as one.
+            SessionException any = assertThrows(SessionException.class, () -> m.refresh("nope"));
+            assertTrue(any instanceof SessionException.InvalidToken);
+        }
+        SessionConfig badPrefix = new SessionConfig();
+        badPrefix.setPrefix("");
+        assertThrows(SessionException.InvalidConfig.class, () -> new SessionManager(badPrefix));
+        SessionConfig negative = new SessionConfig();
+        negative.setMaxMetadataEntries(-1);
+        assertThrows(SessionException.InvalidConfig.class, () -> new SessionManager(negative));
+        // No call makes the OS random generator fail; the variant can still be made and read.
+        assertEquals("no entropy", new SessionException.Random("no entropy").getReason());
+    }
+
+    @Test
+    void anErrorInAJavaStoreReachesTheCallerAndNothingIsStored() throws Exception {
+        JavaStore store = new JavaStore();
+        try (SessionManager m = SessionManager.withStore(new SessionConfig(), store, clock)) {
+            AssertionError broken = new AssertionError("store invariant broken");
+            store.error = broken;
+            AssertionError caught = assertThrows(AssertionError.class, () -> m.create(forUser("alice")));
+            assertSame(broken, caught);
+            assertTrue(caught.getSuppressed()[0] instanceof SessionException.Store);
+            store.error = null;
+            assertEquals(0L, m.count());
+        }
+    }
+
+    @Test
+    void aLoneSurrogateTokenIsInvalidAndAUserIdWithOneIsRefused() throws Exception {
+        try (SessionManager m = new SessionManager(new SessionConfig(), clock)) {
+            assertEquals(ValidationError.INVALID_TOKEN, m.validate("\uD800").getError());
+            assertThrows(SessionException.InvalidToken.class, () -> m.refresh("\uDC00"));
+            assertThrows(SessionException.InvalidUserId.class, () -> m.create(forUser("bob\uD800")));
+            assertEquals(0L, m.count());
+        }
+    }
+}

@@ -1,0 +1,276 @@
+package dev.sessions
+
+import java.time.Duration
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
+import kotlin.test.assertNull
+import kotlin.test.assertSame
+import kotlin.test.assertTrue
+import org.junit.jupiter.api.Test
+
+/**
+ * Whatever a store or clock written in Kotlin throws (issue 10, point 5): the library
+ * never reports success for an operation that did not happen, never crashes, an `Error`
+ * reaches the caller as itself once the call has unwound, and an exception is the cause
+ * of the library's error.
+ */
+class HostFaultsTest {
+    private val clock = ManualClock()
+
+    /** Something that is neither an Exception nor an Error. */
+    class OddThrowable : Throwable("neither Exception nor Error")
+
+    /** One of each kind of `Error` host code can throw, made fresh for every use. */
+    private val errors: List<() -> Throwable> = listOf(
+        { NotImplementedError("TODO: Redis") }, // what TODO() throws
+        { AssertionError("invariant broken") },
+        { StackOverflowError() },
+        { OutOfMemoryError("simulated") },
+        { OddThrowable() },
+    )
+
+    /**
+     * A [KotlinStore] whose methods named in [failing] (all when empty) throw what
+     * [fault] makes, before doing anything.
+     */
+    private class FaultyStore(val inner: KotlinStore = KotlinStore()) : SessionStore {
+        @Volatile var fault: (() -> Throwable)? = null
+        @Volatile var failing: Set<String> = emptySet()
+
+        private fun hit(method: String) {
+            val f = fault ?: return
+            if (failing.isEmpty() || method in failing) throw f()
+        }
+
+        override fun insert(session: Session) = hit("insert").let { inner.insert(session) }
+        override fun get(sessionId: String) = hit("get").let { inner.get(sessionId) }
+        override fun findByTokenHash(tokenHash: String) = hit("findByTokenHash").let { inner.findByTokenHash(tokenHash) }
+        override fun compareAndSwap(expectedTokenHash: String, session: Session) =
+            hit("compareAndSwap").let { inner.compareAndSwap(expectedTokenHash, session) }
+        override fun listForUser(userId: String) = hit("listForUser").let { inner.listForUser(userId) }
+        override fun revokeAllForUser(userId: String, at: java.time.Instant) =
+            hit("revokeAllForUser").let { inner.revokeAllForUser(userId, at) }
+        override fun purgeExpired(now: java.time.Instant) = hit("purgeExpired").let { inner.purgeExpired(now) }
+        override fun count() = hit("count").let { inner.count() }
+        override fun allSessions() = hit("allSessions").let { inner.allSessions() }
+    }
+
+    /** Every manager call that reaches the store, by name. */
+    private fun storeCalls(m: SessionManager, s: Session): List<Pair<String, () -> Any?>> = listOf(
+        "create" to { m.create(opts("bob")) },
+        "validate" to { m.validate(s.token) },
+        "refresh" to { m.refresh(s.token) },
+        "destroy" to { m.destroy(s.id) },
+        "get" to { m.get(s.id) },
+        "listForUser" to { m.listForUser("alice") },
+        "destroyAllForUser" to { m.destroyAllForUser("alice") },
+        "purgeExpired" to { m.purgeExpired() },
+        "count" to { m.count() },
+        "exportJson" to { m.exportJson() },
+    )
+
+    @Test
+    fun `an Error thrown by a store reaches the caller as itself, from every call`() {
+        val faulty = FaultyStore()
+        SessionManager.withStore(config(), faulty, clock).use { m ->
+            val s = m.create(opts("alice"))
+            for (make in errors) {
+                for ((name, call) in storeCalls(m, s)) {
+                    val thrown = make()
+                    faulty.fault = { thrown }
+                    val caught = assertFailsWith<Throwable>(name) { call() }
+                    assertSame(thrown, caught, "$name: $caught")
+                    // The library's own view of the failure travels with it.
+                    val store = caught.suppressed.single() as SessionException.Store
+                    assertTrue(store.reason.contains(thrown.javaClass.name), store.reason)
+                }
+            }
+            faulty.fault = null
+            // Nothing happened: the one session is still there and valid.
+            assertEquals(1L, m.count())
+            assertTrue(m.validate(s.token).valid)
+        }
+    }
+
+    @Test
+    fun `a write whose store call threw an Error did not happen, and no success is reported`() {
+        val faulty = FaultyStore()
+        SessionManager.withStore(config(), faulty, clock).use { m ->
+            val s = m.create(opts("alice"))
+            faulty.fault = { NotImplementedError() }
+
+            faulty.failing = setOf("insert")
+            assertFailsWith<NotImplementedError> { m.create(opts("bob")) }
+
+            faulty.failing = setOf("compareAndSwap")
+            assertFailsWith<NotImplementedError> { m.refresh(s.token) }
+            assertFailsWith<NotImplementedError> { m.destroy(s.id) }
+
+            faulty.failing = setOf("revokeAllForUser")
+            assertFailsWith<NotImplementedError> { m.destroyAllForUser("alice") }
+
+            faulty.failing = setOf("purgeExpired")
+            assertFailsWith<NotImplementedError> { m.purgeExpired() }
+
+            faulty.failing = setOf("count")
+            assertFailsWith<NotImplementedError> { m.count() }
+
+            faulty.fault = null
+            assertEquals(1L, m.count()) // bob was never stored
+            assertTrue(m.listForUser("bob").isEmpty())
+            assertTrue(m.validate(s.token).valid) // not rotated, not revoked
+            assertNull(faulty.inner.get(s.id)!!.revokedAt)
+        }
+    }
+
+    @Test
+    fun `without the guard the generated layer reports an Error in insert as success`() {
+        // Why SessionManager wraps host stores: UniFFI's generated callback code catches
+        // only Exception, JNA swallows the Error, and Rust sees a successful insert.
+        // (JNA prints the Error's stack trace to stderr here.)
+        val faulty = FaultyStore()
+        faulty.fault = { NotImplementedError("insert") }
+        faulty.failing = setOf("insert")
+        SessionManagerBase.withStore(config(), faulty, clock).use { raw ->
+            val s = raw.create(opts("alice")) // "succeeds"
+            faulty.fault = null
+            assertEquals(0L, raw.count())
+            assertFalse(raw.validate(s.token).valid)
+        }
+        // The same store through SessionManager: the create fails, as it must.
+        faulty.fault = { NotImplementedError("insert") }
+        SessionManager.withStore(config(), faulty, clock).use { m ->
+            assertFailsWith<NotImplementedError> { m.create(opts("alice")) }
+            faulty.fault = null
+            assertEquals(0L, m.count())
+        }
+    }
+
+    @Test
+    fun `an exception thrown by a store is the cause of the Store error`() {
+        val faulty = FaultyStore()
+        SessionManager.withStore(config(), faulty, clock).use { m ->
+            val s = m.create(opts("alice"))
+            for ((name, call) in storeCalls(m, s)) {
+                val io = java.io.IOException("connection reset")
+                faulty.fault = { io }
+                val e = assertFailsWith<SessionException.Store>(name) { call() }
+                assertSame(io, e.cause, name)
+                val expected = Regex("""SessionStore\.\w+ threw java\.io\.IOException: connection reset""")
+                assertTrue(expected.matches(e.reason), "$name: ${e.reason}")
+            }
+            // The store's own SessionException passes through unchanged, without a cause.
+            faulty.fault = { SessionException.Store("quota exceeded") }
+            val own = assertFailsWith<SessionException.Store> { m.count() }
+            assertEquals("quota exceeded", own.reason)
+            assertNull(own.cause)
+        }
+    }
+
+    @Test
+    fun `an InterruptedException in a store fails the call and keeps the thread interrupted`() {
+        val inner = KotlinStore()
+        val store = object : SessionStore by inner {
+            override fun insert(session: Session) = throw InterruptedException("shutting down")
+        }
+        SessionManager.withStore(config(), store, clock).use { m ->
+            val e = assertFailsWith<SessionException.Store> { m.create(opts("alice")) }
+            assertTrue(e.cause is InterruptedException)
+            assertTrue(Thread.interrupted()) // and clears it
+            assertEquals(0L, m.count())
+        }
+    }
+
+    @Test
+    fun `an Error thrown by a clock reaches the caller as itself, an exception as the cause of Clock`() {
+        SessionManager(config(), clock).use { m ->
+            val s = m.create(opts("alice"))
+            for (make in errors) {
+                val thrown = make()
+                clock.failure = null
+                val failing = object : Clock {
+                    override fun now() = throw thrown
+                }
+                SessionManager(config(), failing).use { broken ->
+                    assertSame(thrown, assertFailsWith<Throwable> { broken.create(opts("alice")) })
+                    val clockError = thrown.suppressed.single() as SessionException.Clock
+                    assertTrue(clockError.reason.startsWith("Clock.now threw "), clockError.reason)
+                }
+            }
+            val broke = IllegalStateException("clock broke")
+            clock.failure = { broke }
+            val e = assertFailsWith<SessionException.Clock> { m.validate(s.token) }
+            assertSame(broke, e.cause)
+            assertEquals("Clock.now threw java.lang.IllegalStateException: clock broke", e.reason)
+            clock.failure = { ClockException.Failed("ntp unreachable") }
+            assertEquals("ntp unreachable", assertFailsWith<SessionException.Clock> { m.validate(s.token) }.reason)
+            clock.failure = null
+            assertTrue(m.validate(s.token).valid)
+        }
+    }
+
+    @Test
+    fun `an Error in the automatic purge surfaces although the create itself succeeded`() {
+        // create purges on its own (autoPurgeInterval); the library logs a failed purge and
+        // keeps the new session, but an Error is never swallowed: the caller gets it.
+        val faulty = FaultyStore()
+        SessionManager.withStore(SessionConfig(autoPurgeInterval = Duration.ofMinutes(1)), faulty, clock).use { m ->
+            m.create(opts("alice")) // starts the interval
+            clock.advance(Duration.ofMinutes(2))
+            faulty.failing = setOf("purgeExpired")
+            faulty.fault = { OutOfMemoryError("simulated") }
+            assertFailsWith<OutOfMemoryError> { m.create(opts("bob")) }
+            faulty.fault = null
+            assertEquals(1, m.listForUser("bob").size) // the create itself happened
+            // An exception in the purge stays what the library makes of it: logged, no error.
+            clock.advance(Duration.ofMinutes(2))
+            faulty.fault = { IllegalStateException("purge broke") }
+            m.create(opts("carol"))
+            faulty.fault = null
+            assertEquals(3L, m.count())
+        }
+    }
+
+    @Test
+    fun `host faults stay with the thread that met them`() {
+        // One thread's store calls throw an Error; seven others share the manager at the
+        // same time and must neither see that Error nor fail.
+        val inner = KotlinStore()
+        val failingThread = "host-faults-failing"
+        val store = object : SessionStore by inner {
+            override fun count(): Long {
+                if (Thread.currentThread().name == failingThread) throw AssertionError("only here")
+                return inner.count()
+            }
+        }
+        SessionManager.withStore(config(), store, clock).use { m ->
+            val go = CountDownLatch(1)
+            val seen = arrayOfNulls<String>(8)
+            val threads = (0 until 8).map { i ->
+                Thread({
+                    go.await()
+                    val out = StringBuilder()
+                    repeat(50) {
+                        try {
+                            m.count()
+                            m.create(opts("u$i"))
+                            out.append('.')
+                        } catch (e: AssertionError) {
+                            out.append('E')
+                        }
+                    }
+                    seen[i] = out.toString()
+                }, if (i == 0) failingThread else "host-faults-$i")
+            }
+            threads.forEach { it.start() }
+            go.countDown()
+            threads.forEach { it.join(TimeUnit.SECONDS.toMillis(60)) }
+            assertEquals("E".repeat(50), seen[0])
+            for (other in seen.drop(1)) assertEquals(".".repeat(50), other)
+            assertEquals(350L, m.count())
+        }
+    }
+}
