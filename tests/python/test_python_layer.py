@@ -96,11 +96,33 @@ def test_sub_second_precision_round_trips(manager, clock):
     assert manager.get(s.id).created_at == s.created_at
 
 
-def test_timestamps_before_1970_work(kind):
-    old = datetime(1960, 6, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
-    m = make_manager(kind, ManualClock(old))
+@pytest.mark.parametrize("at", [
+    datetime(1960, 6, 1, 12, 0, 0, 250000, tzinfo=timezone.utc),
+    # UniFFI would carry this across as 1970-01-01T00:00:00.5Z (the sign of a
+    # sub-second offset is lost), so the supported range starts at 00:00:01.
+    datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=timezone.utc),
+    datetime(1970, 1, 1, 0, 0, 0, 500000, tzinfo=timezone.utc),
+    datetime(2100, 1, 1, tzinfo=timezone.utc),
+])
+def test_clock_readings_outside_the_supported_range_are_clock_errors(kind, at):
+    m = make_manager(kind, ManualClock(at))
+    with pytest.raises(sessions.SessionError.Clock) as info:
+        m.create(options())
+    assert "outside the supported range" in info.value.reason
+    assert m.count() == 0
+
+
+def test_a_lifetime_too_long_for_any_host_type_is_refused_at_configuration():
+    # Before: create stored the session, then Python raised OverflowError converting it.
+    with pytest.raises(sessions.SessionError.InvalidLifetime):
+        sessions.SessionManager(sessions.SessionConfig(max_lifetime=timedelta(days=2_920_000)))
+
+
+def test_first_supported_instant_round_trips(kind):
+    first = datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+    m = make_manager(kind, ManualClock(first))
     s = m.create(options())
-    assert s.created_at == old
+    assert s.created_at == first
     assert m.validate(s.token).valid
 
 
