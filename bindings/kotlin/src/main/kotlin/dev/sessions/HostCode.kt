@@ -122,13 +122,15 @@ internal class GuardedSessionStore(private val host: SessionStore) : SessionStor
 
     override fun insert(session: Session) = guard("insert") { host.insert(session) }
 
+    override fun insertAll(sessions: List<Session>) = guard("insertAll") { host.insertAll(sessions) }
+
     override fun get(sessionId: String): Session? = guard("get") { host.get(sessionId) }
 
     override fun findByTokenHash(tokenHash: String): Session? =
         guard("findByTokenHash") { host.findByTokenHash(tokenHash) }
 
-    override fun compareAndSwap(expectedTokenHash: String, session: Session): Boolean =
-        guard("compareAndSwap") { host.compareAndSwap(expectedTokenHash, session) }
+    override fun compareAndSwap(expectedTokenHash: String, expectedVersion: Long, session: Session): Boolean =
+        guard("compareAndSwap") { host.compareAndSwap(expectedTokenHash, expectedVersion, session) }
 
     override fun listForUser(userId: String): List<Session> = guard("listForUser") { host.listForUser(userId) }
 
@@ -139,7 +141,7 @@ internal class GuardedSessionStore(private val host: SessionStore) : SessionStor
 
     override fun count(): Long = guard("count") { host.count() }
 
-    override fun allSessions(): List<Session> = guard("allSessions") { host.allSessions() }
+    override fun allSessions(): SessionScan = guard("allSessions") { host.allSessions() }
 }
 
 /**

@@ -24,8 +24,9 @@ package dev.sessions
  *   passing them on: such a token is simply [SessionException.InvalidToken] /
  *   [ValidationError.INVALID_TOKEN] (no issued token contains one), such a user id
  *   [SessionException.InvalidUserId], such a session id an unknown one, such a key
- *   prefix [SessionException.InvalidConfig]; any other such string (metadata, user
- *   agent, path, JSON) is an [IllegalArgumentException] naming the parameter;
+ *   prefix [SessionException.InvalidConfig], such JSON to import
+ *   [SessionException.Import]; any other such string (metadata, user agent, path) is an
+ *   [IllegalArgumentException] naming the parameter;
  * - gives Java static [open] and [withStore] and overloads without the optional
  *   arguments.
  */
@@ -151,8 +152,11 @@ open class SessionManager : SessionManagerBase {
     override fun exportJson(): String = HostFaults.surface { super.exportJson() }
 
     @Throws(SessionException::class)
+    override fun exportSessions(): SessionExport = HostFaults.surface { super.exportSessions() }
+
+    @Throws(SessionException::class)
     override fun importJson(json: String): Long {
-        requireWellFormed(json, "json")
+        if (!json.isWellFormed()) throw SessionException.Import(null, null, "the JSON ${json.malformedReason()}")
         return HostFaults.surface { super.importJson(json) }
     }
 }

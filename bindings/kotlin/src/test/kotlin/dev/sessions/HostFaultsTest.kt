@@ -46,10 +46,11 @@ class HostFaultsTest {
         }
 
         override fun insert(session: Session) = hit("insert").let { inner.insert(session) }
+        override fun insertAll(sessions: List<Session>) = hit("insertAll").let { inner.insertAll(sessions) }
         override fun get(sessionId: String) = hit("get").let { inner.get(sessionId) }
         override fun findByTokenHash(tokenHash: String) = hit("findByTokenHash").let { inner.findByTokenHash(tokenHash) }
-        override fun compareAndSwap(expectedTokenHash: String, session: Session) =
-            hit("compareAndSwap").let { inner.compareAndSwap(expectedTokenHash, session) }
+        override fun compareAndSwap(expectedTokenHash: String, expectedVersion: Long, session: Session) =
+            hit("compareAndSwap").let { inner.compareAndSwap(expectedTokenHash, expectedVersion, session) }
         override fun listForUser(userId: String) = hit("listForUser").let { inner.listForUser(userId) }
         override fun revokeAllForUser(userId: String, at: java.time.Instant) =
             hit("revokeAllForUser").let { inner.revokeAllForUser(userId, at) }

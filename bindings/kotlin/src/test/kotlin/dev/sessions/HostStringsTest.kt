@@ -75,7 +75,7 @@ class HostStringsTest {
     }
 
     @EachStore
-    fun `other strings with an unpaired surrogate are IllegalArgumentException naming the parameter`(kind: String) {
+    fun `other strings with an unpaired surrogate are a typed error naming the parameter`(kind: String) {
         newManager(kind, config(bindToUserAgent = true), clock).use { m ->
             val s = m.create(opts("alice", metadata = mapOf("userAgent" to "UA")))
             val key = assertFailsWith<IllegalArgumentException> {
@@ -88,7 +88,10 @@ class HostStringsTest {
             assertTrue(value.message!!.startsWith("metadata value of \"userAgent\" contains"), value.message)
             assertTrue(assertFailsWith<IllegalArgumentException> { m.validate(s.token, "UA\uD800") }.message!!.startsWith("userAgent "))
             assertTrue(assertFailsWith<IllegalArgumentException> { m.refresh(s.token, "UA\uD800") }.message!!.startsWith("userAgent "))
-            assertTrue(assertFailsWith<IllegalArgumentException> { m.importJson("[\"\uD800\"]") }.message!!.startsWith("json "))
+            val import = assertFailsWith<SessionException.Import> { m.importJson("[{\"userId\": \"\uD800\"}]") }
+            assertEquals("the JSON contains an unpaired UTF-16 surrogate at index 13, which has no UTF-8 form", import.reason)
+            assertNull(import.entry)
+            assertNull(import.field)
             assertTrue(m.listForUser("bob").isEmpty())
             assertTrue(m.validate(s.token, "UA").valid) // the session was not rotated
         }

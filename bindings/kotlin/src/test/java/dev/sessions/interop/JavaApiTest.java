@@ -8,12 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.sessions.CreateSessionOptions;
 import dev.sessions.PublicSession;
 import dev.sessions.Session;
 import dev.sessions.SessionConfig;
 import dev.sessions.SessionException;
+import dev.sessions.SessionExport;
 import dev.sessions.SessionManager;
 import dev.sessions.SessionsKt;
 import dev.sessions.ValidationError;
@@ -22,8 +24,14 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.logging.SimpleFormatter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -130,6 +138,11 @@ class JavaApiTest {
 
             String exported = m.exportJson();
             assertTrue(exported.startsWith("["), exported);
+            SessionExport export = m.exportSessions();
+            assertEquals(exported, export.getJson());
+            long exportedCount = export.getExported();
+            assertEquals(2L, exportedCount);
+            assertTrue(export.getDamaged().isEmpty());
             clock.advance(Duration.ofHours(2));
             long purged = m.purgeExpired();
             assertEquals(2L, purged);
@@ -220,6 +233,7 @@ class JavaApiTest {
         try (SessionManager m = SessionManager.withStore(bound, store, clock)) {
             try {
                 m.create(forUser(""));
+                fail("an empty user id was accepted");
             } catch (SessionException.InvalidUserId e) {
                 assertFalse(e.getReason().isEmpty());
             }
@@ -246,7 +260,15 @@ class JavaApiTest {
             assertThrows(SessionException.SessionRevoked.class, () -> m.refresh(t.getToken(), "UA"));
             assertEquals("missing",
                 assertThrows(SessionException.SessionNotFound.class, () -> m.destroy("missing")).getSessionId());
-            assertFalse(assertThrows(SessionException.Import.class, () -> m.importJson("not json")).getReason().isEmpty());
+            SessionException.Import notJson = assertThrows(SessionException.Import.class, () -> m.importJson("not json"));
+            assertFalse(notJson.getReason().isEmpty());
+            assertNull(notJson.getEntry());
+            SessionException.Import badEntry = assertThrows(SessionException.Import.class,
+                () -> m.importJson("[{\"id\": \"x\", \"userId\": \"\"}]"));
+            Long entry = badEntry.getEntry();
+            assertEquals(0L, entry);
+            assertNotNull(badEntry.getField());
+            assertThrows(SessionException.UserAgentRequired.class, () -> m.create(forUser("a")));
 
             // A Java store fails with an unchecked exception: Store, with it as the cause.
             IllegalStateException down = new IllegalStateException("redis down");
@@ -275,6 +297,52 @@ class JavaApiTest {
         assertThrows(SessionException.InvalidConfig.class, () -> new SessionManager(negative));
         // No call makes the OS random generator fail; the variant can still be made and read.
         assertEquals("no entropy", new SessionException.Random("no entropy").getReason());
+    }
+
+    @Test
+    void noStringFormShowsTheRawTokenAndErrorsReadAsSentences() throws Exception {
+        List<String> logged = new ArrayList<>();
+        Logger logger = Logger.getAnonymousLogger();
+        logger.setUseParentHandlers(false);
+        logger.addHandler(new Handler() {
+            private final SimpleFormatter formatter = new SimpleFormatter();
+
+            @Override
+            public void publish(LogRecord record) {
+                logged.add(formatter.format(record));
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        });
+        try (SessionManager m = new SessionManager(new SessionConfig(), clock)) {
+            Session s = m.create(forUser("alice"));
+            ValidationResult carrying = new ValidationResult(true, s, null);
+            logger.log(Level.INFO, "issued {0} / {1}", new Object[] {s, carrying});
+            logger.info("issued " + s);
+            List<String> texts = new ArrayList<>(List.of(
+                s.toString(), String.valueOf(s), "session " + s, String.format("%s", s),
+                carrying.toString(), List.of(s).toString(), m.validate(s.getToken()).toString()));
+            texts.addAll(logged);
+            for (String text : texts) {
+                assertFalse(text.contains(s.getToken()), text);
+                assertFalse(text.contains(s.getTokenHash()), text);
+            }
+            assertTrue(s.toString().contains("<redacted>"), s.toString());
+            assertTrue(logged.get(0).contains(s.getId()), logged.get(0));
+
+            SessionException e = assertThrows(SessionException.class, () -> m.refresh("nope"));
+            assertEquals(
+                "the token is not valid (unknown, malformed, or rotated out); the client must sign in again",
+                e.toString());
+            SessionException.InvalidUserId userId =
+                assertThrows(SessionException.InvalidUserId.class, () -> m.create(forUser("")));
+            assertTrue(userId.toString().startsWith("the user id is invalid: "), userId.toString());
+            assertTrue(userId.toString().contains(userId.getReason()), userId.toString());
+        }
     }
 
     @Test

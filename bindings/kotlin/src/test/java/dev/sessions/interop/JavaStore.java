@@ -1,13 +1,16 @@
 package dev.sessions.interop;
 
 import dev.sessions.Session;
+import dev.sessions.SessionScan;
 import dev.sessions.SessionStore;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -44,13 +47,27 @@ final class JavaStore implements SessionStore {
 
     @Override
     public void insert(Session session) {
-        enter(session);
+        insertAll(List.of(session));
+    }
+
+    @Override
+    public void insertAll(List<Session> sessions) {
+        for (Session s : sessions) {
+            enter(s);
+        }
         synchronized (lock) {
-            if (byId.containsKey(session.getId()) || idByHash.containsKey(session.getTokenHash())) {
-                throw new IllegalStateException("duplicate session " + session.getId());
+            Set<String> ids = new HashSet<>();
+            Set<String> hashes = new HashSet<>();
+            for (Session s : sessions) {
+                if (byId.containsKey(s.getId()) || !ids.add(s.getId())
+                        || idByHash.containsKey(s.getTokenHash()) || !hashes.add(s.getTokenHash())) {
+                    throw new IllegalStateException("duplicate session " + s.getId());
+                }
             }
-            byId.put(session.getId(), session);
-            idByHash.put(session.getTokenHash(), session.getId());
+            for (Session s : sessions) {
+                byId.put(s.getId(), s);
+                idByHash.put(s.getTokenHash(), s.getId());
+            }
         }
     }
 
@@ -72,12 +89,19 @@ final class JavaStore implements SessionStore {
     }
 
     @Override
-    public boolean compareAndSwap(String expectedTokenHash, Session session) {
+    public boolean compareAndSwap(String expectedTokenHash, long expectedVersion, Session session) {
         enter(session);
         synchronized (lock) {
             String id = idByHash.get(expectedTokenHash);
-            if (id == null || !id.equals(session.getId()) || byId.get(id).getRevokedAt() != null) {
+            if (id == null || !id.equals(session.getId())) {
                 return false;
+            }
+            Session current = byId.get(id);
+            if (current.getVersion() != expectedVersion || current.getRevokedAt() != null) {
+                return false;
+            }
+            if (!session.getTokenHash().equals(expectedTokenHash) && idByHash.containsKey(session.getTokenHash())) {
+                throw new IllegalStateException("duplicate token hash");
             }
             idByHash.remove(expectedTokenHash);
             byId.put(id, session);
@@ -109,6 +133,7 @@ final class JavaStore implements SessionStore {
             for (Session s : byId.values()) {
                 if (s.getUserId().equals(userId) && s.getRevokedAt() == null) {
                     s.setRevokedAt(at);
+                    s.setVersion(s.getVersion() + 1);
                     revoked++;
                 }
             }
@@ -143,12 +168,12 @@ final class JavaStore implements SessionStore {
     }
 
     @Override
-    public List<Session> allSessions() {
+    public SessionScan allSessions() {
         enter(null);
         synchronized (lock) {
             List<Session> out = new ArrayList<>(byId.values());
             out.sort(Comparator.comparing(Session::getCreatedAt));
-            return out;
+            return new SessionScan(out, List.of());
         }
     }
 }
