@@ -172,6 +172,27 @@ class HostFaultsTest {
     }
 
     @Test
+    fun `a store that returns a negative count fails the call instead of reporting it`() {
+        val inner = KotlinStore()
+        val store = object : SessionStore by inner {
+            override fun count() = -1L
+            override fun purgeExpired(now: java.time.Instant) = -2L
+            override fun revokeAllForUser(userId: String, at: java.time.Instant) = Long.MIN_VALUE
+        }
+        SessionManager.withStore(config(), store, clock).use { m ->
+            m.create(opts("alice"))
+            for ((name, call) in listOf<Pair<String, () -> Long>>(
+                "count" to { m.count() },
+                "purge_expired" to { m.purgeExpired() },
+                "revoke_all_for_user" to { m.destroyAllForUser("alice") },
+            )) {
+                val e = assertFailsWith<SessionException.Store>(name) { call() }
+                assertTrue(e.reason.contains(name) && e.reason.contains("negative"), e.reason)
+            }
+        }
+    }
+
+    @Test
     fun `an InterruptedException in a store fails the call and keeps the thread interrupted`() {
         val inner = KotlinStore()
         val store = object : SessionStore by inner {
