@@ -96,10 +96,14 @@ internal object HostFaults {
         }
     }
 
-    /** `java.io.IOException: disk full`, even if the throwable's own toString() throws. */
+    /**
+     * `java.io.IOException: disk full`: the class and the text, even for the library's own
+     * exceptions (whose toString() is only the sentence) or a toString() that throws.
+     */
     private fun describe(thrown: Throwable): String =
         try {
-            thrown.toString()
+            val text = thrown.toString()
+            if (text.startsWith(thrown.javaClass.name)) text else "${thrown.javaClass.name}: $text"
         } catch (_: Throwable) {
             thrown.javaClass.name
         }

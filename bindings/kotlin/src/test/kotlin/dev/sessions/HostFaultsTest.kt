@@ -229,6 +229,12 @@ class HostFaultsTest {
             assertEquals("Clock.now threw java.lang.IllegalStateException: clock broke", e.reason)
             clock.failure = { ClockException.Failed("ntp unreachable") }
             assertEquals("ntp unreachable", assertFailsWith<SessionException.Clock> { m.validate(s.token) }.reason)
+            // The library's own exceptions print only their sentence: the reason names the class.
+            clock.failure = { SessionException.Store("wrong type") }
+            assertEquals(
+                "Clock.now threw dev.sessions.SessionException\$Store: the session store failed: wrong type",
+                assertFailsWith<SessionException.Clock> { m.validate(s.token) }.reason,
+            )
             clock.failure = null
             assertTrue(m.validate(s.token).valid)
         }
