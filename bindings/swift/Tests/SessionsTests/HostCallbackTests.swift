@@ -27,9 +27,12 @@ final class HostCallbackTests: XCTestCase {
         XCTAssertTrue(try manager.destroy(sessionId: session.id))
         XCTAssertTrue(store.all().allSatisfy { $0.token.isEmpty })
         XCTAssertEqual(store.all().count, 1)
-        for hash in oldHashes {
+        // Only the immediate predecessor is still indexed (for the rotation grace); the
+        // older hashes are gone.
+        for hash in oldHashes.dropLast() {
             XCTAssertNil(try store.findByTokenHash(tokenHash: hash))
         }
+        XCTAssertEqual(try store.findByTokenHash(tokenHash: oldHashes.last!)?.id, session.id)
         XCTAssertEqual(try store.findByTokenHash(tokenHash: session.tokenHash)?.id, session.id)
         XCTAssertGreaterThanOrEqual(store.callCount("compareAndSwap"), 11)
         XCTAssertEqual(store.callCount("insert"), 1)
