@@ -301,10 +301,10 @@ pub struct SessionConfig {
     /// and refuse validation and refresh from any other user agent.
     #[uniffi(default = false)]
     pub bind_to_user_agent: bool,
-    /// Most metadata entries per session (64; at most 4096).
+    /// Most metadata entries per session (64; 0 to 4096).
     #[uniffi(default = 64)]
     pub max_metadata_entries: i32,
-    /// Most metadata bytes per session, keys plus values (8 KiB; at most 1 MiB).
+    /// Most metadata bytes per session, keys plus values (8 KiB; 0 to 1 MiB).
     #[uniffi(default = 8192)]
     pub max_metadata_bytes: i32,
     /// When set, `create` also purges expired sessions (as `purge_expired` does) if this
@@ -319,7 +319,8 @@ pub struct SessionConfig {
     #[uniffi(default)]
     pub rotation_grace: Option<Duration>,
     /// Most active (neither revoked nor expired) sessions one user may have; no limit
-    /// when absent. See `session_limit_action`.
+    /// when absent, at least 1 when set (zero or negative is `InvalidConfig`). See
+    /// `session_limit_action`.
     #[uniffi(default)]
     pub max_sessions_per_user: Option<i32>,
     /// What `create` does at `max_sessions_per_user`: revoke the user's oldest active
