@@ -39,11 +39,11 @@ pub enum SessionError {
     )]
     InvalidTokenLength {
         /// The requested number of random bytes.
-        bytes: u32,
+        bytes: i32,
         /// The smallest allowed number of bytes.
-        min: u32,
+        min: i32,
         /// The largest allowed number of bytes.
-        max: u32,
+        max: i32,
     },
     /// The token is unknown, malformed, or was rotated out.
     #[error("the token is not valid (unknown, malformed, or rotated out); the client must sign in again")]
@@ -88,7 +88,7 @@ pub enum SessionError {
     Import {
         /// The entry at fault, counted from 0 in the input array; absent when the input
         /// as a whole is wrong (not JSON, not an array).
-        entry: Option<u64>,
+        entry: Option<i64>,
         /// The entry's field at fault (as written in the JSON, e.g. `absoluteExpiresAt`),
         /// when one field is.
         field: Option<String>,
@@ -108,7 +108,7 @@ pub enum SessionError {
     #[error("the user already has {limit} active sessions, the most allowed (max_sessions_per_user); sign out of one first")]
     SessionLimitReached {
         /// The configured limit.
-        limit: u32,
+        limit: i32,
     },
 }
 
@@ -122,7 +122,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for SessionError {
 }
 
 /// "entry 3, field userId: " (or the parts of it that are known) for import errors.
-fn import_place(entry: Option<u64>, field: Option<&str>) -> String {
+fn import_place(entry: Option<i64>, field: Option<&str>) -> String {
     match (entry, field) {
         (Some(entry), Some(field)) => format!("entry {entry}, field {field}: "),
         (Some(entry), None) => format!("entry {entry}: "),

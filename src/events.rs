@@ -56,7 +56,7 @@ pub enum SessionEvent {
     /// `purge_expired` (or the automatic purge) removed expired sessions.
     Purged {
         /// How many.
-        count: u64,
+        count: i64,
     },
 }
 

@@ -109,7 +109,7 @@ fn import_error(reason: impl Into<String>) -> SessionError {
 /// An error about one entry (counted from 0), and the field at fault if one is.
 fn entry_error(entry: usize, field: Option<&str>, reason: impl Into<String>) -> SessionError {
     SessionError::Import {
-        entry: Some(entry as u64),
+        entry: Some(entry as i64),
         field: field.map(str::to_owned),
         reason: reason.into(),
     }
@@ -140,7 +140,7 @@ pub struct SessionExport {
     /// The sessions, as `export_json` writes them.
     pub json: String,
     /// How many sessions `json` holds.
-    pub exported: u64,
+    pub exported: i64,
     /// Stored records that are damaged and were left out (each also logged).
     pub damaged: Vec<DamagedSession>,
 }
@@ -181,7 +181,7 @@ impl SessionManager {
         })?;
         Ok(SessionExport {
             json,
-            exported: sessions.len() as u64,
+            exported: sessions.len() as i64,
             damaged,
         })
     }
@@ -198,7 +198,7 @@ impl SessionManager {
     /// stored or repeated, fails with `Import` naming the entry (counted from 0) and
     /// field. The import is one atomic store operation: all sessions are stored, or
     /// (on any error, `Store` included) none.
-    pub fn import_json(&self, json: String) -> Result<u64> {
+    pub fn import_json(&self, json: String) -> Result<i64> {
         let sessions = parse(&json, self.policy())?;
         let total = sessions.len();
         // Kept to name the entry if the store refuses a duplicate.
@@ -211,7 +211,7 @@ impl SessionManager {
             return Err(e);
         }
         log::debug!("{total} sessions imported");
-        Ok(total as u64)
+        Ok(total as i64)
     }
 }
 

@@ -41,7 +41,7 @@ use token::TokenHash;
 /// A new random token: `bytes` bytes (16 to 1024, default 32) from the operating
 /// system's CSPRNG, encoded as base64url without padding (32 bytes give 43 characters).
 #[uniffi::export(default(bytes = 32))]
-pub fn generate_secure_token(bytes: u32) -> Result<String, SessionError> {
+pub fn generate_secure_token(bytes: i32) -> Result<String, SessionError> {
     token::generate(bytes)
 }
 

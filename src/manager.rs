@@ -126,9 +126,9 @@ impl SessionManager {
     }
 
     /// Purges at `now`, with its event.
-    fn purge(&self, now: SystemTime) -> Result<u64> {
+    fn purge(&self, now: SystemTime) -> Result<i64> {
         self.listeners.change(|| {
-            let count = self.store.purge_expired(now)?;
+            let count = host_count("purge_expired", self.store.purge_expired(now)?)?;
             let events = if count > 0 {
                 vec![SessionEvent::Purged { count }]
             } else {
@@ -530,12 +530,12 @@ impl SessionManager {
 
     /// Revokes every session of a user at once ("sign out everywhere"). Returns how
     /// many sessions were revoked.
-    pub fn destroy_all_for_user(&self, user_id: String) -> Result<u64> {
+    pub fn destroy_all_for_user(&self, user_id: String) -> Result<i64> {
         rules::check_user_id(&user_id)?;
         let now = self.now()?;
         let count = self.change(|| {
             let revoked = self.store.revoke_all_for_user(user_id.clone(), now)?;
-            let count = revoked.len() as u64;
+            let count = i64::try_from(revoked.len()).unwrap_or(i64::MAX);
             let events = revoked
                 .into_iter()
                 .map(|session_id| SessionEvent::Revoked {
@@ -562,17 +562,28 @@ impl SessionManager {
 
     /// Removes every expired session (revoked ones included once expired). Returns how
     /// many were removed; costs in proportion to that number, not to the store's size.
-    pub fn purge_expired(&self) -> Result<u64> {
+    pub fn purge_expired(&self) -> Result<i64> {
         self.purge(self.now()?)
     }
 
     /// How many sessions the store holds, revoked and expired ones included until purged.
-    pub fn count(&self) -> Result<u64> {
-        self.store.count()
+    pub fn count(&self) -> Result<i64> {
+        host_count("count", self.store.count()?)
     }
 
     /// The key prefix this manager was configured with.
     pub fn prefix(&self) -> String {
         self.prefix.clone()
     }
+}
+
+/// A count a store returned, refused when negative (a host store's bug): counts are
+/// signed for the hosts (Java and Kotlin have no unsigned 64-bit integer type).
+fn host_count(method: &str, count: i64) -> Result<i64> {
+    if count < 0 {
+        return Err(SessionError::Store {
+            reason: format!("the store's {method} returned a negative count ({count})"),
+        });
+    }
+    Ok(count)
 }

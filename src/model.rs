@@ -11,9 +11,9 @@ pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60
 /// Default key prefix, as in the seed.
 pub const DEFAULT_PREFIX: &str = "session:";
 /// Default limit on metadata entries.
-pub const DEFAULT_MAX_METADATA_ENTRIES: u32 = 64;
+pub const DEFAULT_MAX_METADATA_ENTRIES: i32 = 64;
 /// Default limit on metadata size (keys plus values, in UTF-8 bytes).
-pub const DEFAULT_MAX_METADATA_BYTES: u32 = 8 * 1024;
+pub const DEFAULT_MAX_METADATA_BYTES: i32 = 8 * 1024;
 /// Longest accepted user id, in UTF-8 bytes.
 pub const MAX_USER_ID_BYTES: usize = 256;
 /// The metadata key from which `create` binds the user agent when the manager is
@@ -301,12 +301,12 @@ pub struct SessionConfig {
     /// and refuse validation and refresh from any other user agent.
     #[uniffi(default = false)]
     pub bind_to_user_agent: bool,
-    /// Most metadata entries per session (64; at most 4096).
+    /// Most metadata entries per session (64; 0 to 4096).
     #[uniffi(default = 64)]
-    pub max_metadata_entries: u32,
-    /// Most metadata bytes per session, keys plus values (8 KiB; at most 1 MiB).
+    pub max_metadata_entries: i32,
+    /// Most metadata bytes per session, keys plus values (8 KiB; 0 to 1 MiB).
     #[uniffi(default = 8192)]
-    pub max_metadata_bytes: u32,
+    pub max_metadata_bytes: i32,
     /// When set, `create` also purges expired sessions (as `purge_expired` does) if this
     /// long has passed since the manager last did, so they cannot pile up in a store
     /// nobody purges. Off when absent; must be positive.
@@ -319,9 +319,10 @@ pub struct SessionConfig {
     #[uniffi(default)]
     pub rotation_grace: Option<Duration>,
     /// Most active (neither revoked nor expired) sessions one user may have; no limit
-    /// when absent. See `session_limit_action`.
+    /// when absent, at least 1 when set (zero or negative is `InvalidConfig`). See
+    /// `session_limit_action`.
     #[uniffi(default)]
-    pub max_sessions_per_user: Option<u32>,
+    pub max_sessions_per_user: Option<i32>,
     /// What `create` does at `max_sessions_per_user`: revoke the user's oldest active
     /// sessions (`RevokeOldest`, also when absent) or refuse with `SessionLimitReached`.
     #[uniffi(default)]

@@ -19,11 +19,11 @@ pub(crate) struct Policy {
     pub default_expires_in: Duration,
     pub max_lifetime: Duration,
     pub bind_to_user_agent: bool,
-    pub max_metadata_entries: u32,
-    pub max_metadata_bytes: u32,
+    pub max_metadata_entries: i32,
+    pub max_metadata_bytes: i32,
     pub auto_purge_interval: Option<Duration>,
     pub rotation_grace: Duration,
-    pub max_sessions_per_user: Option<u32>,
+    pub max_sessions_per_user: Option<i32>,
     pub session_limit_action: SessionLimitAction,
 }
 
@@ -73,15 +73,15 @@ impl Policy {
                 config.prefix.len()
             )));
         }
-        if config.max_metadata_entries > HARD_MAX_METADATA_ENTRIES
-            || config.max_metadata_bytes > HARD_MAX_METADATA_BYTES
+        if !(0..=HARD_MAX_METADATA_ENTRIES).contains(&config.max_metadata_entries)
+            || !(0..=HARD_MAX_METADATA_BYTES).contains(&config.max_metadata_bytes)
         {
             return Err(config_error(format!(
-                "metadata limits may be at most {HARD_MAX_METADATA_ENTRIES} entries and \
+                "metadata limits must be 0 to {HARD_MAX_METADATA_ENTRIES} entries and \
                  {HARD_MAX_METADATA_BYTES} bytes"
             )));
         }
-        if config.max_sessions_per_user == Some(0) {
+        if config.max_sessions_per_user.is_some_and(|n| n < 1) {
             return Err(config_error(
                 "max_sessions_per_user must be at least 1 when set",
             ));
@@ -206,8 +206,8 @@ pub const MAX_SESSION_ID_BYTES: usize = 128;
 /// Longest accepted key prefix, in bytes.
 const MAX_PREFIX_BYTES: usize = 64;
 /// The largest metadata limits a configuration may set.
-const HARD_MAX_METADATA_ENTRIES: u32 = 4096;
-const HARD_MAX_METADATA_BYTES: u32 = 1024 * 1024;
+const HARD_MAX_METADATA_ENTRIES: i32 = 4096;
+const HARD_MAX_METADATA_BYTES: i32 = 1024 * 1024;
 
 fn config_error(reason: impl Into<String>) -> SessionError {
     SessionError::InvalidConfig {

@@ -10,11 +10,11 @@ use subtle::ConstantTimeEq as _;
 use crate::error::{Result, SessionError};
 
 /// Number of random bytes in tokens issued by the library (256 bits).
-pub const DEFAULT_TOKEN_BYTES: u32 = 32;
+pub const DEFAULT_TOKEN_BYTES: i32 = 32;
 /// Fewest random bytes a token may have (128 bits, above OWASP's 64-bit floor).
-pub const MIN_TOKEN_BYTES: u32 = 16;
+pub const MIN_TOKEN_BYTES: i32 = 16;
 /// Most random bytes a token may have.
-pub const MAX_TOKEN_BYTES: u32 = 1024;
+pub const MAX_TOKEN_BYTES: i32 = 1024;
 /// Longest token string `validate` will hash; longer input is rejected as invalid
 /// without work proportional to its length.
 pub const MAX_TOKEN_CHARS: usize = 2048;
@@ -96,7 +96,7 @@ pub fn random_key() -> Result<[u8; 32]> {
 
 /// Draws `bytes` random bytes from the OS CSPRNG and encodes them as base64url without
 /// padding (32 bytes give 43 characters).
-pub fn generate(bytes: u32) -> Result<String> {
+pub fn generate(bytes: i32) -> Result<String> {
     if !(MIN_TOKEN_BYTES..=MAX_TOKEN_BYTES).contains(&bytes) {
         return Err(SessionError::InvalidTokenLength {
             bytes,

@@ -566,12 +566,12 @@ fn expect_outcome<T>(
 
 fn check_count(
     expect: &Json,
-    result: Result<u64, SessionError>,
+    result: Result<i64, SessionError>,
     diffs: &mut Diffs,
 ) -> Result<(), String> {
     if let Some(count) = expect_outcome(expect, result, diffs)? {
         if let Some(wanted) = opt_u64(expect, "count")? {
-            diffs.eq("count", wanted, count);
+            diffs.eq("count", i64::try_from(wanted).ok(), Some(count));
         }
     }
     Ok(())
@@ -696,8 +696,8 @@ fn config_from(config: Option<&Value>) -> Result<SessionConfig, String> {
         let seconds = || value.as_u64().map(Duration::from_secs).ok_or_else(bad);
         let small = || {
             value
-                .as_u64()
-                .and_then(|n| u32::try_from(n).ok())
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
                 .ok_or_else(bad)
         };
         match key.as_str() {

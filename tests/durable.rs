@@ -467,7 +467,7 @@ fn many_managers_opening_a_new_file_at_once_all_succeed() {
     for h in handles {
         h.join().expect("thread").expect("open and create");
     }
-    assert_eq!(open(&path, None).count().expect("count"), threads as u64);
+    assert_eq!(open(&path, None).count().expect("count"), threads as i64);
 }
 
 #[test]

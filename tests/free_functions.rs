@@ -24,7 +24,14 @@ fn tokens_are_long_unique_and_url_safe() {
 
 #[test]
 fn token_length_out_of_range_is_an_error() {
-    for bytes in [0, MIN_TOKEN_BYTES - 1, MAX_TOKEN_BYTES + 1, u32::MAX] {
+    for bytes in [
+        i32::MIN,
+        -1,
+        0,
+        MIN_TOKEN_BYTES - 1,
+        MAX_TOKEN_BYTES + 1,
+        i32::MAX,
+    ] {
         assert!(matches!(
             generate_secure_token(bytes),
             Err(SessionError::InvalidTokenLength { .. })

@@ -501,6 +501,26 @@ fn configuration_is_checked() {
             auto_purge_interval: Some(Duration::ZERO),
             ..SessionConfig::default()
         },
+        SessionConfig {
+            max_metadata_entries: -1,
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            max_metadata_bytes: i32::MIN,
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            max_sessions_per_user: Some(0),
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            max_sessions_per_user: Some(-1),
+            ..SessionConfig::default()
+        },
+        SessionConfig {
+            max_sessions_per_user: Some(i32::MIN),
+            ..SessionConfig::default()
+        },
     ];
     for config in bad_config {
         assert!(matches!(
@@ -677,5 +697,46 @@ fn concurrent_creates_with_auto_purge_never_remove_a_live_session() {
     }
     clock.advance(Duration::from_secs(1));
     m.purge_expired().unwrap();
-    assert_eq!(m.count().unwrap(), live.len() as u64);
+    assert_eq!(m.count().unwrap(), live.len() as i64);
+}
+
+#[test]
+fn a_store_returning_a_negative_count_fails_the_call_and_sends_no_event() {
+    let store = Arc::new(HookedStore::new());
+    let clock = TestClock::new();
+    let m =
+        SessionManager::with_store(SessionConfig::default(), store.clone(), Some(clock.clone()))
+            .unwrap();
+    let events = Arc::new(Recorder::default());
+    m.add_listener(events.clone());
+    m.create(short("u", HOUR)).unwrap();
+    clock.advance(HOUR);
+    events.0.lock().clear();
+    store
+        .negative_counts
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    for (method, result) in [("count", m.count()), ("purge_expired", m.purge_expired())] {
+        match result {
+            Err(SessionError::Store { reason }) => assert!(
+                reason.contains(method) && reason.contains("negative count"),
+                "{reason}"
+            ),
+            other => panic!("{method}: expected a Store error, got {other:?}"),
+        }
+    }
+    assert!(events.0.lock().is_empty(), "{:?}", events.0.lock());
+    store
+        .negative_counts
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(m.count().unwrap(), 0);
+}
+
+#[derive(Default)]
+struct Recorder(parking_lot::Mutex<Vec<SessionEvent>>);
+
+impl SessionListener for Recorder {
+    fn on_event(&self, event: SessionEvent) -> Result<(), ListenerError> {
+        self.0.lock().push(event);
+        Ok(())
+    }
 }

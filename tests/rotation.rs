@@ -191,7 +191,7 @@ impl SessionListener for Failing {
     }
 }
 
-struct CallsBack(Mutex<Option<Arc<SessionManager>>>, Mutex<u64>);
+struct CallsBack(Mutex<Option<Arc<SessionManager>>>, Mutex<i64>);
 
 impl SessionListener for CallsBack {
     fn on_event(&self, _event: SessionEvent) -> Result<(), ListenerError> {

@@ -6,7 +6,10 @@
 #      runs the JUnit 5 suite (including the shared conformance scenarios) and packages
 #      the jar with the native library inside,
 #   3. consumer check: compiles a tiny Kotlin program against the jar and runs it with
-#      only the jar, JNA and kotlin-stdlib on the class path (no jna.library.path).
+#      only the jar, JNA and kotlin-stdlib on the class path (no jna.library.path),
+#   4. Android check: generates the bindings again with UniFFI's Android settings and
+#      compiles them, with the handwritten layer, against android-all (API 34) from
+#      Maven Central (android/pom.xml).
 # Needs Java 17+, Maven and Rust. Exits non-zero on any failure.
 set -euo pipefail
 
@@ -81,4 +84,15 @@ if ! grep -q "Found library resource at jar:file:$jar!/linux-x86-64/libsessions.
   exit 1
 fi
 echo "consumer loaded linux-x86-64/libsessions.so from $(basename "$jar")"
+
+echo "==> Android check (android = true, compiled against android-all API 34)"
+android_log="$log_dir/android.log"
+if ! mvn "${mvn_flags[@]}" -f "$here/android/pom.xml" compile >"$android_log" 2>&1; then
+  tail -n 80 "$android_log"
+  echo "FAILED: the Android build of the bindings does not compile (full log: $android_log)" >&2
+  exit 1
+fi
+[[ -f "$here/target/android/classes/dev/sessions/AndroidSystemCleaner.class" ]] \
+  || { echo "FAILED: the Android check did not compile UniFFI's Android code" >&2; exit 1; }
+echo "Android bindings compile against android-all"
 echo "==> Kotlin package OK"

@@ -497,14 +497,14 @@ impl SessionStore for MemoryStore {
     fn insert_limited(
         &self,
         session: Session,
-        max_active: u32,
+        max_active: i32,
         now: SystemTime,
         revoke_oldest: bool,
     ) -> Result<Vec<String>> {
         let now = to_nanos(now);
         let mut shards = self.write_all();
         let active = self.active_of_user(&shards, &session.user_id, now);
-        let excess = (active.len() + 1).saturating_sub(max_active as usize);
+        let excess = (active.len() + 1).saturating_sub(usize::try_from(max_active).unwrap_or(0));
         if excess > 0 && !revoke_oldest {
             return Err(SessionError::SessionLimitReached { limit: max_active });
         }
@@ -651,7 +651,7 @@ impl SessionStore for MemoryStore {
         Ok(revoked)
     }
 
-    fn purge_expired(&self, now: SystemTime) -> Result<u64> {
+    fn purge_expired(&self, now: SystemTime) -> Result<i64> {
         let now = to_nanos(now);
         let mut purged = 0;
         for shard in self.shards.iter() {
@@ -674,8 +674,8 @@ impl SessionStore for MemoryStore {
         Ok(purged)
     }
 
-    fn count(&self) -> Result<u64> {
-        Ok(self.shards.iter().map(|s| s.read().len as u64).sum())
+    fn count(&self) -> Result<i64> {
+        Ok(self.shards.iter().map(|s| s.read().len as i64).sum())
     }
 
     fn all_sessions(&self) -> Result<SessionScan> {

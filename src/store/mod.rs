@@ -64,7 +64,7 @@ pub trait SessionStore: Send + Sync {
     fn insert_all(&self, sessions: Vec<Session>) -> Result<()>;
 
     /// Adds `session` as `insert` does, while keeping its user at no more than
-    /// `max_active` sessions that are neither revoked nor expired at `now`, in the same
+    /// `max_active` (at least 1: the manager passes its validated configuration) sessions that are neither revoked nor expired at `now`, in the same
     /// atomic step: if the user already has `max_active` or more, then with
     /// `revoke_oldest` the oldest of them (by `created_at`, then id) are revoked at
     /// `now` (version + 1) to make room, and without it nothing changes and the call
@@ -73,7 +73,7 @@ pub trait SessionStore: Send + Sync {
     fn insert_limited(
         &self,
         session: Session,
-        max_active: u32,
+        max_active: i32,
         now: SystemTime,
         revoke_oldest: bool,
     ) -> Result<Vec<String>>;
@@ -107,10 +107,10 @@ pub trait SessionStore: Send + Sync {
     fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>>;
 
     /// Removes every session whose `expires_at` is at or before `now`. Returns how many.
-    fn purge_expired(&self, now: SystemTime) -> Result<u64>;
+    fn purge_expired(&self, now: SystemTime) -> Result<i64>;
 
     /// How many sessions are stored (revoked and expired ones included, until purged).
-    fn count(&self) -> Result<u64>;
+    fn count(&self) -> Result<i64>;
 
     /// Every stored session (revoked and expired ones included, until purged), oldest
     /// first, and the records that could not be read. Used to export a store; costs in

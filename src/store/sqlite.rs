@@ -641,7 +641,7 @@ impl SessionStore for SqliteStore {
     fn insert_limited(
         &self,
         session: Session,
-        max_active: u32,
+        max_active: i32,
         now: SystemTime,
         revoke_oldest: bool,
     ) -> Result<Vec<String>> {
@@ -663,7 +663,7 @@ impl SessionStore for SqliteStore {
                 .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
             rows.map_err(|e| self.error("insert within the user's limit", &e))?
         };
-        let excess = (active.len() + 1).saturating_sub(max_active as usize);
+        let excess = (active.len() + 1).saturating_sub(usize::try_from(max_active).unwrap_or(0));
         if excess > 0 && !revoke_oldest {
             return Err(SessionError::SessionLimitReached { limit: max_active });
         }
@@ -748,22 +748,22 @@ impl SessionStore for SqliteStore {
         ids.map_err(|e| self.error("revoke all for user", &e))
     }
 
-    fn purge_expired(&self, now: SystemTime) -> Result<u64> {
+    fn purge_expired(&self, now: SystemTime) -> Result<i64> {
         let changed = self
             .write(
                 "DELETE FROM sessions WHERE expires_at <= ?1",
                 params![to_nanos(now)],
             )
             .map_err(|e| self.error("purge expired", &e))?;
-        Ok(changed as u64)
+        Ok(changed as i64)
     }
 
-    fn count(&self) -> Result<u64> {
+    fn count(&self) -> Result<i64> {
         let conn = self.reader();
         let n: i64 = conn
             .query_row("SELECT count(*) FROM sessions", [], |r| r.get(0))
             .map_err(|e| self.error("count", &e))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Ok(n)
     }
 
     fn all_sessions(&self) -> Result<SessionScan> {

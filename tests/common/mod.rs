@@ -60,13 +60,15 @@ pub type Hook = Box<dyn FnOnce() + Send>;
 
 /// A memory store standing in for a host store, with faults and interleavings a test
 /// can script: hooks run before the next compare-and-swap (so another change can land
-/// between a caller's read and its write), a failing purge or batch insert, and a
-/// function that rewrites every session it returns (damaged records).
+/// between a caller's read and its write), a failing purge or batch insert, counts
+/// that come back negative (a host store's bug), and a function that rewrites every
+/// session it returns (damaged records).
 pub struct HookedStore {
     pub inner: Arc<dyn SessionStore>,
     pub before_cas: Mutex<std::collections::VecDeque<Hook>>,
     pub fail_purge: std::sync::atomic::AtomicBool,
     pub fail_insert_all: std::sync::atomic::AtomicBool,
+    pub negative_counts: std::sync::atomic::AtomicBool,
     #[allow(clippy::type_complexity)]
     pub tamper: Mutex<Option<Box<dyn Fn(sessions::Session) -> sessions::Session + Send>>>,
 }
@@ -90,6 +92,7 @@ impl HookedStore {
             before_cas: Mutex::default(),
             fail_purge: Default::default(),
             fail_insert_all: Default::default(),
+            negative_counts: Default::default(),
             tamper: Mutex::default(),
         }
     }
@@ -97,6 +100,15 @@ impl HookedStore {
     /// Runs `hook` at the start of the next compare-and-swap.
     pub fn before_next_cas(&self, hook: impl FnOnce() + Send + 'static) {
         self.before_cas.lock().push_back(Box::new(hook));
+    }
+
+    /// `count`, or `-1 - count` while `negative_counts` is set.
+    fn lie(&self, count: i64) -> i64 {
+        if self.negative_counts.load(Ordering::SeqCst) {
+            -1 - count
+        } else {
+            count
+        }
     }
 
     fn out(&self, s: sessions::Session) -> sessions::Session {
@@ -155,7 +167,7 @@ impl SessionStore for HookedStore {
     fn insert_limited(
         &self,
         session: Session,
-        max_active: u32,
+        max_active: i32,
         now: SystemTime,
         revoke_oldest: bool,
     ) -> Result<Vec<String>, SessionError> {
@@ -169,16 +181,17 @@ impl SessionStore for HookedStore {
     ) -> Result<Vec<String>, SessionError> {
         self.inner.revoke_all_for_user(user_id, at)
     }
-    fn purge_expired(&self, now: SystemTime) -> Result<u64, SessionError> {
+    fn purge_expired(&self, now: SystemTime) -> Result<i64, SessionError> {
         if self.fail_purge.load(Ordering::SeqCst) {
             return Err(SessionError::Store {
                 reason: "purge is down".into(),
             });
         }
-        self.inner.purge_expired(now)
+        let purged = self.inner.purge_expired(now)?;
+        Ok(self.lie(purged))
     }
-    fn count(&self) -> Result<u64, SessionError> {
-        self.inner.count()
+    fn count(&self) -> Result<i64, SessionError> {
+        Ok(self.lie(self.inner.count()?))
     }
     fn all_sessions(&self) -> Result<SessionScan, SessionError> {
         let mut scan = self.inner.all_sessions()?;

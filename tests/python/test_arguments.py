@@ -212,11 +212,29 @@ def test_missing_and_unknown_arguments_are_the_usual_type_errors():
 # --- values Rust cannot take ----------------------------------------------------------
 
 def test_integers_out_of_range_are_value_errors_naming_the_parameter():
-    with pytest.raises(ValueError, match=r"^generate_secure_token\(\) argument 'bytes' must be between 0 and 4294967295, not -1$"):
-        sessions.generate_secure_token(-1)
+    # Every integer of the API is signed (Java and Kotlin have no unsigned types): the
+    # range is that of i32 / i64, and a negative value in range is the library's to judge.
+    with pytest.raises(ValueError, match=r"^generate_secure_token\(\) argument 'bytes' must be between "
+                                         r"-2147483648 and 2147483647, not 2147483648$"):
+        sessions.generate_secure_token(2**31)
     with pytest.raises(ValueError, match=r"^SessionManager\(\) argument 'config': SessionConfig\.max_metadata_entries "
-                                         r"must be between 0 and 4294967295, not 4294967296$"):
-        sessions.SessionManager(sessions.SessionConfig(max_metadata_entries=2**32))
+                                         r"must be between -2147483648 and 2147483647, not -2147483649$"):
+        sessions.SessionManager(sessions.SessionConfig(max_metadata_entries=-2**31 - 1))
+    with pytest.raises(ValueError, match=r"^SessionManager\(\) argument 'config': SessionConfig\.max_sessions_per_user "
+                                         r"must be between -2147483648 and 2147483647, not 2147483648$"):
+        sessions.SessionManager(sessions.SessionConfig(max_sessions_per_user=2**31))
+
+
+def test_negative_integers_in_range_are_the_library_errors():
+    with pytest.raises(sessions.SessionError.InvalidTokenLength) as info:
+        sessions.generate_secure_token(-1)
+    assert (info.value.bytes, info.value.min, info.value.max) == (-1, 16, 1024)
+    for config in (sessions.SessionConfig(max_metadata_entries=-1),
+                   sessions.SessionConfig(max_metadata_bytes=-2**31),
+                   sessions.SessionConfig(max_sessions_per_user=0),
+                   sessions.SessionConfig(max_sessions_per_user=-1)):
+        with pytest.raises(sessions.SessionError.InvalidConfig):
+            sessions.SessionManager(config)
 
 
 def test_naive_datetimes_are_value_errors():

@@ -227,7 +227,9 @@ def test_wrong_argument_types_raise_type_errors(manager):
     with pytest.raises(TypeError):
         sessions.SessionManager.with_store(sessions.SessionConfig(), store={})
     with pytest.raises(ValueError):
-        sessions.generate_secure_token(-1)
+        sessions.generate_secure_token(2**31)
+    with pytest.raises(TypeError):
+        sessions.generate_secure_token(32.0)
 
 
 # --- clocks and stores in Python that fail --------------------------------------------

@@ -430,7 +430,7 @@ class SessionStore:
         """
     def insert_limited(self, session: Session, max_active: int, now: datetime.datetime, revoke_oldest: bool) -> list[str]:
         """Adds `session` as `insert` does, while keeping its user at no more than
-        `max_active` sessions that are neither revoked nor expired at `now`, in the same
+        `max_active` (at least 1: the manager passes its validated configuration) sessions that are neither revoked nor expired at `now`, in the same
         atomic step: if the user already has `max_active` or more, then with
         `revoke_oldest` the oldest of them (by `created_at`, then id) are revoked at
         `now` (version + 1) to make room, and without it nothing changes and the call

@@ -280,7 +280,7 @@ _RANGE = re.compile(r"requires (-?\d+) <= value < (-?\d+)")
 def out_of_range(
     error: ValueError, values: dict[str, tuple[object, typing.Any]]
 ) -> tuple[str, str, str] | None:
-    """For the generated code's "u32 requires 0 <= value < 4294967296" ValueError: which
+    """For the generated code's "i32 requires -2147483648 <= value < 2147483648" ValueError: which
     of ``values`` (name -> (value, hint)) holds the integer out of range, as
     ``(name, path inside it, what is wrong)``; ``None`` if none does."""
     m = _RANGE.search(str(error))

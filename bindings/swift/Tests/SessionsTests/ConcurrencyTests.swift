@@ -35,7 +35,7 @@ final class ConcurrencyTests: XCTestCase {
         var rotatedOutTokens: [String] = []   // tokens presented to a successful refresh
         var hot: [String: String] = [:]       // hot session id -> latest token
         var hotWins: [String: Int] = [:]      // successful refreshes per hot session
-        var issued: [String: Set<String>] = [:] // every token a hot session has had
+        var successors: [String: Set<String>] = [:] // hot token -> tokens its refreshes returned
 
         func fail(_ what: String) { lock.withLock { if failures.count < 50 { failures.append(what) } } }
     }
@@ -52,7 +52,6 @@ final class ConcurrencyTests: XCTestCase {
             let s = try manager.create(options: CreateSessionOptions(userId: "hot\(i)", slidingExpiration: true))
             log.hot[s.id] = s.token
             log.hotWins[s.id] = 0
-            log.issued[s.id] = [s.token]
             log.creates += 1
         }
         let hotIds = Array(log.hot.keys).sorted()
@@ -106,13 +105,14 @@ final class ConcurrencyTests: XCTestCase {
                         do {
                             let fresh = try manager.refresh(token: token)
                             log.lock.withLock {
-                                if log.issued[id, default: []].contains(fresh.token) {
-                                    // A refresh within the grace: a token already issued,
-                                    // no new rotation.
-                                } else if log.hot[id] != token {
-                                    log.failures.append("hot token chain broken: a stale token was refreshed")
-                                } else {
-                                    log.issued[id, default: []].insert(fresh.token)
+                                // Whether this call rotated the token or got the rotation
+                                // of another one within the grace, it returns the token's
+                                // one successor (another thread may have moved on since).
+                                log.successors[token, default: []].insert(fresh.token)
+                                if fresh.previousTokenHash != hashToken(token: token) {
+                                    log.failures.append("hot token chain broken: a refresh did not return the token's successor")
+                                }
+                                if log.hot[id] == token {
                                     log.hot[id] = fresh.token
                                     log.hotWins[id, default: 0] += 1
                                     log.rotatedOutTokens.append(token)
@@ -142,10 +142,12 @@ final class ConcurrencyTests: XCTestCase {
 
         XCTAssertEqual(log.failures, [], "failures during the run")
         // No session lost: nothing was purged, so every created session is still stored.
-        XCTAssertEqual(try manager.count(), UInt64(log.creates))
+        XCTAssertEqual(try manager.count(), Int64(log.creates))
         // No rotated-out token validates; no revoked token validates.
         XCTAssertEqual(Set(log.rotatedOutTokens).count, log.rotatedOutTokens.count,
                        "a token was rotated out twice: two refreshes of one token both won")
+        XCTAssertTrue(log.successors.values.allSatisfy { $0.count == 1 },
+                      "a token was rotated twice: its refreshes returned different tokens")
         for token in log.rotatedOutTokens {
             // Valid only as its session's immediate predecessor (within the grace).
             let r = try manager.validate(token: token)

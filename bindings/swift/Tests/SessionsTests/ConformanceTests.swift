@@ -431,9 +431,9 @@ private final class Runner {
         }
     }
 
-    private func checkCount(_ expect: JSON, _ diffs: Diffs, _ call: () throws -> UInt64) throws {
+    private func checkCount(_ expect: JSON, _ diffs: Diffs, _ call: () throws -> Int64) throws {
         if let count = try outcome(expect, diffs, call), let wanted = try optU64(expect, "count") {
-            diffs.eq("count", wanted, count)
+            diffs.eq("count", Int64(exactly: wanted), count)
         }
     }
 
@@ -540,8 +540,9 @@ private func configFrom(_ value: Any?) throws -> SessionConfig {
             guard let n = wholeNumber(value) else { throw bad }
             return TimeInterval(n)
         }
-        func small() throws -> UInt32 {
-            guard let n = wholeNumber(value), let small = UInt32(exactly: n) else { throw bad }
+        func small() throws -> Int32 {
+            // Signed, and may be negative: scenarios check that negative limits are refused.
+            guard let d = number(value), d == d.rounded(), let small = Int32(exactly: d) else { throw bad }
             return small
         }
         switch key {

@@ -33,7 +33,7 @@ final class FreeFunctionTests: XCTestCase {
     }
 
     func testTokenLengthOutOfRangeThrowsInvalidTokenLength() {
-        for bytes: UInt32 in [0, 15, 1025, UInt32.max] {
+        for bytes: Int32 in [Int32.min, -1, 0, 15, 1025, Int32.max] {
             let error = assertThrows("InvalidTokenLength", try generateSecureToken(bytes: bytes))
             XCTAssertEqual(error, .InvalidTokenLength(bytes: bytes, min: 16, max: 1024))
         }

@@ -27,8 +27,8 @@ final class HostCallbackTests: XCTestCase {
         XCTAssertTrue(try manager.destroy(sessionId: session.id))
         XCTAssertTrue(store.all().allSatisfy { $0.token.isEmpty })
         XCTAssertEqual(store.all().count, 1)
-        // Only the immediate predecessor is still indexed (for the rotation grace and
-        // reuse detection); older hashes are gone.
+        // Only the immediate predecessor is still indexed (for the rotation grace); the
+        // older hashes are gone.
         for hash in oldHashes.dropLast() {
             XCTAssertNil(try store.findByTokenHash(tokenHash: hash))
         }

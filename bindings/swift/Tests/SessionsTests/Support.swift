@@ -62,6 +62,10 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
     private var byId: [String: Session] = [:]
     private var idByHash: [String: String] = [:]
     private var idByPrevious: [String: String] = [:]
+    /// When each session was stored (a counter): `revokeAllForUser` returns ids in this
+    /// order, as the built-in stores do (the order of the events).
+    private var stored: [String: Int] = [:]
+    private var nextStored = 0
 
     /// When set, every method throws this error instead of doing its job.
     private var failure: Error?
@@ -105,6 +109,8 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         }
         for session in sessions {
             byId[session.id] = session
+            stored[session.id] = nextStored
+            nextStored += 1
             idByHash[session.tokenHash] = session.id
             if let previous = session.previousTokenHash { idByPrevious[previous] = session.id }
         }
@@ -157,7 +163,9 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         try lock.withLock {
             try enter("revokeAllForUser")
             var revoked: [String] = []
-            for (id, session) in byId where session.userId == userId && session.revokedAt == nil {
+            let mine = byId.filter { $0.value.userId == userId && $0.value.revokedAt == nil }
+                .sorted { stored[$0.key, default: 0] < stored[$1.key, default: 0] }
+            for (id, session) in mine {
                 var changed = session
                 changed.revokedAt = at
                 changed.version += 1
@@ -168,7 +176,7 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func insertLimited(session: Session, maxActive: UInt32, now: Date, revokeOldest: Bool) throws -> [String] {
+    func insertLimited(session: Session, maxActive: Int32, now: Date, revokeOldest: Bool) throws -> [String] {
         try lock.withLock {
             try enter("insertLimited")
             let active = byId.values
@@ -186,23 +194,24 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func purgeExpired(now: Date) throws -> UInt64 {
+    func purgeExpired(now: Date) throws -> Int64 {
         try lock.withLock {
             try enter("purgeExpired")
             let expired = byId.values.filter { $0.expiresAt <= now }
             for session in expired {
                 byId[session.id] = nil
+                stored[session.id] = nil
                 idByHash[session.tokenHash] = nil
                 if let previous = session.previousTokenHash { idByPrevious[previous] = nil }
             }
-            return UInt64(expired.count)
+            return Int64(expired.count)
         }
     }
 
-    func count() throws -> UInt64 {
+    func count() throws -> Int64 {
         try lock.withLock {
             try enter("count")
-            return UInt64(byId.count)
+            return Int64(byId.count)
         }
     }
 

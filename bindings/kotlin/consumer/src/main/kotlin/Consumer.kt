@@ -14,15 +14,16 @@ fun main() {
         val result = sessions.validate(session.token)
         check(result.valid && result.session?.id == session.id) { "validate failed: ${result.error}" }
         val rotated = sessions.refresh(session.token)
-        // Within the rotation grace a parallel refresh of the old token gets the same token.
-        check(sessions.refresh(session.token).token == rotated.token) { "grace refresh gave another token" }
+        check(rotated.token != session.token) { "refresh did not rotate the token" }
+        // Within the rotation grace the old token gives the same new token.
+        check(sessions.refresh(session.token).token == rotated.token) { "a second refresh rotated again" }
+        check(sessions.validate(rotated.token).valid)
         try {
-            sessions.refresh("not-a-token")
+            sessions.refresh("not a token")
             exitProcess(1)
         } catch (e: SessionException.InvalidToken) {
             // expected
         }
-        check(sessions.validate(rotated.token).valid)
     }
     val lib = com.sun.jna.NativeLibrary.getInstance("sessions").file
     print("consumer OK: created, validated and rotated a session (native library loaded from $lib)\n")

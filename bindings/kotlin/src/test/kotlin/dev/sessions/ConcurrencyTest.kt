@@ -156,8 +156,8 @@ class ConcurrencyTest {
                 assertTrue(r.valid && r.session!!.id == id, "live session $id lost: ${r.error}")
             }
             for (ref in shared) assertTrue(m.validate(ref.get().token).valid)
-            assertEquals(created.get().toULong(), m.count(), "sessions lost or duplicated")
-            assertEquals(0UL, m.purgeExpired())
+            assertEquals(created.get().toLong(), m.count(), "sessions lost or duplicated")
+            assertEquals(0L, m.purgeExpired())
         }
     }
 }

@@ -122,10 +122,10 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
             maxLifetime = if (c.has("max_lifetime_s")) seconds(c.get("max_lifetime_s")) else null,
             prefix = if (c.has("prefix")) c.getString("prefix") else defaults.prefix,
             bindToUserAgent = if (c.has("bind_to_user_agent")) c.getBoolean("bind_to_user_agent") else defaults.bindToUserAgent,
-            maxMetadataEntries = if (c.has("max_metadata_entries")) c.getLong("max_metadata_entries").toUInt() else defaults.maxMetadataEntries,
-            maxMetadataBytes = if (c.has("max_metadata_bytes")) c.getLong("max_metadata_bytes").toUInt() else defaults.maxMetadataBytes,
+            maxMetadataEntries = if (c.has("max_metadata_entries")) c.getLong("max_metadata_entries").toInt() else defaults.maxMetadataEntries,
+            maxMetadataBytes = if (c.has("max_metadata_bytes")) c.getLong("max_metadata_bytes").toInt() else defaults.maxMetadataBytes,
             rotationGrace = if (c.has("rotation_grace_s")) seconds(c.get("rotation_grace_s")) else null,
-            maxSessionsPerUser = if (c.has("max_sessions_per_user")) c.getLong("max_sessions_per_user").toUInt() else null,
+            maxSessionsPerUser = if (c.has("max_sessions_per_user")) c.getLong("max_sessions_per_user").toInt() else null,
             sessionLimitAction = when (c.optString("session_limit_action", "RevokeOldest")) {
                 "Refuse" -> SessionLimitAction.REFUSE
                 else -> SessionLimitAction.REVOKE_OLDEST
@@ -287,7 +287,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
                 null
             }
             "destroy_all", "purge", "count", "import" -> {
-                if (expect.has("count")) assertEquals(expect.getLong("count").toULong(), value as ULong, "count")
+                if (expect.has("count")) assertEquals(expect.getLong("count").toLong(), value as Long, "count")
                 null
             }
             "list" -> {

@@ -33,7 +33,7 @@ class DurableAndInterchangeTest {
         }
         assertTrue(File(path).exists())
         SessionManager.open(path, config(), clock).use { m ->
-            assertEquals(2UL, m.count())
+            assertEquals(2L, m.count())
             val v = m.validate(s.token)
             assertTrue(v.valid)
             assertEquals(mapOf("k" to "v"), v.session!!.metadata)
@@ -86,15 +86,15 @@ class DurableAndInterchangeTest {
             assertEquals(2, arr.length())
             assertEquals(a.tokenHash, arr.getJSONObject(0).getString("tokenHash"))
             build().use { to ->
-                assertEquals(2UL, to.importJson(json))
+                assertEquals(2L, to.importJson(json))
                 assertTrue(to.validate(a.token).valid)
                 assertEquals(ValidationError.SESSION_REVOKED, to.validate(b.token).error)
                 assertEquals(mapOf("ip" to "1.2.3.4"), assertNotNull(to.get(a.id)).metadata)
                 // Importing the same sessions twice is refused as a whole.
                 val e = assertFailsWith<SessionException.Import> { to.importJson(json) }
-                assertEquals(0UL, e.entry, e.reason)
+                assertEquals(0L, e.entry, e.reason)
                 assertEquals("id", e.field)
-                assertEquals(2UL, to.count())
+                assertEquals(2L, to.count())
             }
         }
     }
@@ -105,8 +105,8 @@ class DurableAndInterchangeTest {
             for (bad in listOf("", "{", "{}", "[{\"id\": 1}]", "\u0000")) {
                 assertFailsWith<SessionException.Import>(bad) { m.importJson(bad) }
             }
-            assertEquals(0UL, m.importJson("[]"))
-            assertEquals(0UL, m.count())
+            assertEquals(0L, m.importJson("[]"))
+            assertEquals(0L, m.count())
         }
     }
 

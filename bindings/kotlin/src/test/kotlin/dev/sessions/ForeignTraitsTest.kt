@@ -55,7 +55,7 @@ class ForeignTraitsTest {
             // The manager is still usable once the store recovers.
             store.failure = null
             assertTrue(m.validate(s.token).valid)
-            assertEquals(1UL, m.count())
+            assertEquals(1L, m.count())
         }
     }
 
@@ -153,7 +153,7 @@ class ForeignTraitsTest {
             expect("InvalidUserId") { m.create(opts("")) }
             expect("InvalidLifetime") { m.create(opts("a", expiresIn = Duration.ZERO)) }
             expect("MetadataTooLarge") { m.create(opts("a", metadata = mapOf("k" to "x".repeat(9000)))) }
-            expect("InvalidTokenLength") { generateSecureToken(8u) }
+            expect("InvalidTokenLength") { generateSecureToken(8) }
             expect("InvalidToken") { m.refresh("nope") }
             val s = m.create(opts("a", expiresIn = Duration.ofSeconds(1), metadata = mapOf("userAgent" to "UA")))
             expect("UserAgentMismatch") { m.refresh(s.token, "other") }
@@ -170,7 +170,7 @@ class ForeignTraitsTest {
             // crosses the boundary both ways when a Kotlin store raises it.
             for (e in listOf(
                 SessionException.Random("no entropy"), SessionException.Store("io"),
-                SessionException.TokenReused(), SessionException.SessionLimitReached(3u),
+                SessionException.TokenReused(), SessionException.SessionLimitReached(3),
             )) {
                 store.failure = { e }
                 expect(e.variant) { m.count() }
@@ -211,7 +211,7 @@ class ForeignTraitsTest {
             SessionManager(config(), clock).use { m ->
                 val e = assertFailsWith<SessionException.Clock>(at) { m.create(opts("alice")) }
                 assertTrue(e.reason.contains("outside the supported range"), e.reason)
-                assertEquals(0UL, m.count())
+                assertEquals(0L, m.count())
             }
         }
     }

@@ -34,7 +34,7 @@ class ManualClock(start: Instant = Instant.parse("2026-01-01T00:00:00Z")) : Cloc
  */
 class KotlinStore : SessionStore {
     private val lock = Any()
-    private val byId = HashMap<String, Session>()
+    private val byId = LinkedHashMap<String, Session>() // in the order sessions were stored
     private val idByHash = HashMap<String, String>()
     private val idByPrevious = HashMap<String, String>()
 
@@ -118,25 +118,22 @@ class KotlinStore : SessionStore {
     override fun revokeAllForUser(userId: String, at: Instant): List<String> {
         enter()
         synchronized(lock) {
-            val revoked = ArrayList<String>()
-            for ((id, s) in byId) {
-                if (s.userId == userId && s.revokedAt == null) {
-                    byId[id] = s.copy(revokedAt = at, version = s.version + 1)
-                    revoked += id
-                }
-            }
-            return revoked
+            // In the order they were stored, as the built-in stores return them (the order
+            // of the events).
+            val revoked = byId.values.filter { it.userId == userId && it.revokedAt == null }
+            for (s in revoked) byId[s.id] = s.copy(revokedAt = at, version = s.version + 1)
+            return revoked.map { it.id }
         }
     }
 
-    override fun insertLimited(session: Session, maxActive: UInt, now: Instant, revokeOldest: Boolean): List<String> {
+    override fun insertLimited(session: Session, maxActive: Int, now: Instant, revokeOldest: Boolean): List<String> {
         enter()
         observe(session)
         synchronized(lock) {
             val active = byId.values
                 .filter { it.userId == session.userId && it.revokedAt == null && it.expiresAt.isAfter(now) }
                 .sortedWith(compareBy<Session>({ it.createdAt }, { it.id }))
-            val excess = maxOf(0, active.size + 1 - maxActive.toInt())
+            val excess = maxOf(0, active.size + 1 - maxActive)
             if (excess > 0 && !revokeOldest) throw SessionException.SessionLimitReached(maxActive)
             if (byId.containsKey(session.id) || idByHash.containsKey(session.tokenHash)) {
                 throw SessionException.Store("duplicate session id or token hash")
@@ -149,7 +146,7 @@ class KotlinStore : SessionStore {
         }
     }
 
-    override fun purgeExpired(now: Instant): ULong {
+    override fun purgeExpired(now: Instant): Long {
         enter()
         synchronized(lock) {
             val gone = byId.values.filter { !it.expiresAt.isAfter(now) }
@@ -158,13 +155,13 @@ class KotlinStore : SessionStore {
                 idByHash.remove(s.tokenHash)
                 s.previousTokenHash?.let { idByPrevious.remove(it) }
             }
-            return gone.size.toULong()
+            return gone.size.toLong()
         }
     }
 
-    override fun count(): ULong {
+    override fun count(): Long {
         enter()
-        return synchronized(lock) { byId.size.toULong() }
+        return synchronized(lock) { byId.size.toLong() }
     }
 
     override fun allSessions(): SessionScan {
