@@ -13,6 +13,10 @@ use crate::model::{Session, USER_AGENT_METADATA_KEY};
 use crate::rules::{self, Policy, MAX_SESSION_ID_BYTES};
 use crate::token::TokenHash;
 
+/// The largest version a session may enter with: 2^53 - 1 (exact in every JSON reader),
+/// so that no number of later changes can reach the end of `i64` and stop counting.
+pub(crate) const MAX_VERSION: i64 = (1 << 53) - 1;
+
 /// Which field of a session breaks which rule. `field` is the Rust field name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldError {
@@ -70,19 +74,10 @@ pub(crate) fn stored(mut s: Session) -> Result<Session, FieldError> {
                 .ok_or_else(|| error("previous_token_hash", "not 64 hex digits"))
         })
         .transpose()?;
-    if s.previous_token_hash.as_ref() == Some(&s.token_hash) {
-        return Err(error("previous_token_hash", "the same as token_hash"));
-    }
     if let Some(key) = &s.rotation_key {
         let mut bytes = [0u8; 32];
         if const_hex::decode_to_slice(key, &mut bytes).is_err() {
             return Err(error("rotation_key", "not 64 hex digits"));
-        }
-        if s.previous_token_hash.is_none() || s.rotated_at.is_none() {
-            return Err(error(
-                "rotation_key",
-                "set without previous_token_hash and rotated_at",
-            ));
         }
     }
     s.lifetime = clock::round_duration(s.lifetime);
@@ -98,11 +93,30 @@ pub(crate) fn stored(mut s: Session) -> Result<Session, FieldError> {
     if s.lifetime.is_zero() {
         return Err(error("lifetime", "must be positive"));
     }
-    if s.version < 1 {
+    if !(1..=MAX_VERSION).contains(&s.version) {
         return Err(error(
             "version",
-            format!("must be positive, got {}", s.version),
+            format!("must be 1 to {MAX_VERSION}, got {}", s.version),
         ));
+    }
+    if s.revoked_at.is_some_and(|at| at < s.created_at) {
+        return Err(error("revoked_at", "before created_at"));
+    }
+    match (&s.previous_token_hash, s.rotated_at, &s.rotation_key) {
+        (None, None, None) => {}
+        // The key is optional: without it the grace is over (see the manager).
+        // (`rotated_at` may precede `created_at`: a clock moved back.)
+        (Some(previous), Some(_), _) => {
+            if *previous == s.token_hash {
+                return Err(error("previous_token_hash", "the same as token_hash"));
+            }
+        }
+        _ => {
+            return Err(error(
+                "previous_token_hash",
+                "previous_token_hash and rotated_at go together, and rotation_key needs both",
+            ))
+        }
     }
     Ok(s)
 }

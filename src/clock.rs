@@ -75,8 +75,36 @@ pub const PRECISION_NANOS: i64 = 1_000;
 pub fn out_of_range(t: SystemTime) -> String {
     format!(
         "{} is outside the supported range 1970-01-01T00:00:01Z to 2099-12-31T23:59:59.999999Z",
-        format_rfc3339(t)
+        format_any(t)
     )
+}
+
+/// RFC 3339 of any instant chrono can show (years -262143 to 262142), without the
+/// saturation of [`to_nanos`]; `Debug` beyond that.
+fn format_any(t: SystemTime) -> String {
+    let (secs, nanos) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (i64::try_from(d.as_secs()).ok(), d.subsec_nanos()),
+        Err(e) => {
+            let d = e.duration();
+            // Before the epoch: whole seconds down, the fraction counted up from there.
+            let secs = i64::try_from(d.as_secs()).ok().map(|s| {
+                if d.subsec_nanos() == 0 {
+                    -s
+                } else {
+                    -s - 1
+                }
+            });
+            let nanos = if d.subsec_nanos() == 0 {
+                0
+            } else {
+                1_000_000_000 - d.subsec_nanos()
+            };
+            (secs, nanos)
+        }
+    };
+    secs.and_then(|s| chrono::DateTime::<chrono::Utc>::from_timestamp(s, nanos))
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| format!("{t:?}"))
 }
 
 /// `t` rounded to the nearest microsecond, if it is within the supported range;

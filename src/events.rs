@@ -2,6 +2,8 @@
 //! management cheat sheet asks applications to log these), delivered to listeners the
 //! host registers. An event carries ids, never a token, a hash or a key.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::{ReentrantMutex, RwLock};
@@ -98,7 +100,17 @@ pub trait SessionListener: Send + Sync {
 #[derive(Default)]
 pub(crate) struct Listeners {
     listeners: RwLock<Vec<Arc<dyn SessionListener>>>,
-    turn: ReentrantMutex<()>,
+    /// Held by the thread whose change is being made and delivered. Reentrant: a
+    /// listener may make a change of its own on the same thread; that change's events
+    /// then wait in `pending` until the event being delivered has reached every
+    /// listener, so every listener sees all events in the order of the changes.
+    turn: ReentrantMutex<RefCell<Delivery>>,
+}
+
+#[derive(Default)]
+struct Delivery {
+    pending: VecDeque<SessionEvent>,
+    delivering: bool,
 }
 
 impl Listeners {
@@ -115,13 +127,33 @@ impl Listeners {
         if self.listeners.read().is_empty() {
             return change().map(|(value, _)| value);
         }
-        let _turn = self.turn.lock();
+        let turn = self.turn.lock();
         let (value, events) = change()?;
-        let listeners = self.listeners.read().clone();
-        for event in events {
-            for listener in &listeners {
-                if let Err(e) = listener.on_event(event.clone()) {
-                    log::warn!("{e} (event {event:?})");
+        let outermost = {
+            let mut delivery = turn.borrow_mut();
+            delivery.pending.extend(events);
+            !std::mem::replace(&mut delivery.delivering, true)
+        };
+        if outermost {
+            // No `RefCell` borrow is held while a listener runs (it may re-enter).
+            let listeners = self.listeners.read().clone();
+            // Ends the delivery even if a listener panics.
+            struct Done<'a>(&'a RefCell<Delivery>);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    let mut delivery = self.0.borrow_mut();
+                    delivery.delivering = false;
+                    delivery.pending.clear();
+                }
+            }
+            let _done = Done(&turn);
+            loop {
+                let next = turn.borrow_mut().pending.pop_front();
+                let Some(event) = next else { break };
+                for listener in &listeners {
+                    if let Err(e) = listener.on_event(event.clone()) {
+                        log::warn!("{e} (event {event:?})");
+                    }
                 }
             }
         }

@@ -200,6 +200,7 @@ impl SessionManager {
     /// (on any error, `Store` included) none.
     pub fn import_json(&self, json: String) -> Result<i64> {
         let sessions = parse(&json, self.policy())?;
+        self.check_previous_not_stored(&sessions)?;
         let total = sessions.len();
         // Kept to name the entry if the store refuses a duplicate.
         let keys: Vec<(String, String)> = sessions
@@ -217,6 +218,24 @@ impl SessionManager {
 
 impl SessionManager {
     /// Refuses sessions whose id or token hash is already in the store.
+    /// Refuses an entry whose previous token hash already finds a stored session (as
+    /// its current or its previous token): it would take over that session's token.
+    /// Only entries rotated within their export's grace carry one.
+    fn check_previous_not_stored(&self, sessions: &[Session]) -> Result<()> {
+        for (i, s) in sessions.iter().enumerate() {
+            if let Some(previous) = &s.previous_token_hash {
+                if self.store().find_by_token_hash(previous.clone())?.is_some() {
+                    return Err(entry_error(
+                        i,
+                        Some("previousTokenHash"),
+                        "a stored session already has this token hash",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `keys` are the entries' (id, token hash).
     fn check_not_stored(&self, keys: &[(String, String)]) -> Result<()> {
         for (i, (id, token_hash)) in keys.iter().enumerate() {
@@ -282,6 +301,17 @@ fn check_unique(sessions: &[Session]) -> Result<()> {
                 Some("tokenHash"),
                 format!("duplicate of entry {first}"),
             ));
+        }
+        // A previous token hash finds its session as surely as the current one: every
+        // hash of the import, current or previous, is distinct.
+        if let Some(previous) = &s.previous_token_hash {
+            if let Some(first) = hashes.insert(previous, i) {
+                return Err(entry_error(
+                    i,
+                    Some("previousTokenHash"),
+                    format!("duplicate of a hash of entry {first}"),
+                ));
+            }
         }
     }
     Ok(())

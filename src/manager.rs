@@ -276,7 +276,11 @@ impl SessionManager {
     /// reuse: the session is revoked and the caller gets `TokenReused`. `Ok(false)`
     /// from the revocation means the session changed meanwhile: the caller re-reads.
     fn predecessor_presented(&self, session: &Session, now: SystemTime) -> Result<Option<()>> {
-        if rules::within_grace(session.rotated_at, self.policy.rotation_grace, now) {
+        // Without the rotation key (forgotten after the grace, or never imported) the
+        // grace cannot give the same token, so it is over.
+        if session.rotation_key.is_some()
+            && rules::within_grace(session.rotated_at, self.policy.rotation_grace, now)
+        {
             return Ok(Some(()));
         }
         if self.revoke(session, now, RevocationReason::TokenReuse)? {

@@ -139,6 +139,11 @@ impl Policy {
         };
         let token = token::generate(DEFAULT_TOKEN_BYTES)?;
         let absolute_expires_at = clock::add(now, self.max_lifetime).min(clock::max_instant());
+        if absolute_expires_at <= now {
+            return Err(lifetime_error(
+                "no lifetime fits before the last supported instant, 2099-12-31T23:59:59.999999Z",
+            ));
+        }
         Ok(Session {
             id: new_session_id()?,
             user_id: options.user_id,
@@ -266,8 +271,11 @@ pub(crate) fn is_expired(session: &Session, now: SystemTime) -> bool {
 
 /// The expiry a refresh or slide at `now` grants: now + lifetime, capped at the
 /// session's absolute end.
+///
+/// A clock that reads earlier than the session's creation (moved back) counts from the
+/// creation, so an expiry is never before it.
 pub(crate) fn extended_expiry(session: &Session, now: SystemTime) -> SystemTime {
-    clock::add(now, session.lifetime).min(session.absolute_expires_at)
+    clock::add(now.max(session.created_at), session.lifetime).min(session.absolute_expires_at)
 }
 
 /// The new expiry if validation at `now` should slide this session, else `None`.

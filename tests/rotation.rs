@@ -269,3 +269,179 @@ fn no_raw_token_or_rotation_key_is_stored_or_returned() {
         assert!(!format!("{r:?}").contains(&r.token));
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Found by a new user's trial (each failed before its fix)
+
+fn entry(id: &str, token: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "userId": "u", "tokenHash": hash_token(token.into()),
+        "createdAt": "2026-01-01T00:00:00Z", "expiresAt": "2026-01-02T00:00:00Z",
+    })
+}
+
+fn import_field(m: &SessionManager, entries: serde_json::Value) -> Option<String> {
+    match m.import_json(entries.to_string()) {
+        Err(SessionError::Import { field, .. }) => field,
+        other => panic!("expected an Import error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_import_cannot_take_over_another_sessions_token() {
+    for (name, m, _clock, _dir) in managers(SessionConfig::default()) {
+        let a = m.create(CreateSessionOptions::for_user("alice")).unwrap();
+        m.refresh(a.token.clone(), None).unwrap();
+        let mut evil = entry("evil", "x");
+        evil["previousTokenHash"] = hash_token(a.token.clone()).into();
+        evil["rotatedAt"] = "2026-01-01T00:00:00Z".into();
+        let field = import_field(&m, serde_json::json!([evil]));
+        assert_eq!(field.as_deref(), Some("previousTokenHash"), "{name}");
+        // Two entries sharing a hash, current or previous, are refused too.
+        let mut one = entry("one", "p1");
+        one["previousTokenHash"] = hash_token("shared".into()).into();
+        one["rotatedAt"] = "2026-01-01T00:00:00Z".into();
+        let mut two = entry("two", "p2");
+        two["previousTokenHash"] = hash_token("shared".into()).into();
+        two["rotatedAt"] = "2026-01-01T00:00:00Z".into();
+        let field = import_field(&m, serde_json::json!([one, two]));
+        assert_eq!(field.as_deref(), Some("previousTokenHash"), "{name}");
+        assert_eq!(m.count().unwrap(), 1, "{name}");
+        assert_eq!(
+            m.validate(a.token, None)
+                .unwrap()
+                .session
+                .map(|s| s.user_id),
+            Some("alice".to_owned()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_imported_version_leaves_room_to_count_every_change() {
+    for (name, m, _clock, _dir) in managers(SessionConfig::default()) {
+        let mut e = entry("v", "t");
+        e["version"] = i64::MAX.into();
+        assert_eq!(
+            import_field(&m, serde_json::json!([e])).as_deref(),
+            Some("version"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn imported_rotation_state_is_checked_and_without_a_key_the_grace_is_over() {
+    for (name, m, _clock, _dir) in managers(SessionConfig::default()) {
+        let mut revoked_early = entry("r", "t0");
+        revoked_early["revokedAt"] = "2020-01-01T00:00:00Z".into();
+        assert_eq!(
+            import_field(&m, serde_json::json!([revoked_early])).as_deref(),
+            Some("revokedAt"),
+            "{name}"
+        );
+        let mut half = entry("h", "t1");
+        half["previousTokenHash"] = hash_token("old".into()).into();
+        assert_eq!(
+            import_field(&m, serde_json::json!([half])).as_deref(),
+            Some("previousTokenHash"),
+            "{name}"
+        );
+        // Predecessor and time but no key: the old token is reuse at once.
+        let mut keyless = entry("k", "new");
+        keyless["previousTokenHash"] = hash_token("old".into()).into();
+        keyless["rotatedAt"] = "2026-01-01T00:00:00Z".into();
+        assert_eq!(
+            m.import_json(serde_json::json!([keyless]).to_string()),
+            Ok(1)
+        );
+        assert_eq!(
+            m.refresh("old".into(), None).map(|_| ()),
+            Err(SessionError::TokenReused),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_clock_moved_back_never_gives_an_expiry_before_creation() {
+    for (name, m, clock, _dir) in managers(SessionConfig {
+        default_expires_in: Some(Duration::from_secs(100)),
+        ..SessionConfig::default()
+    }) {
+        let s = m.create(CreateSessionOptions::for_user("u")).unwrap();
+        clock.set(s.created_at - Duration::from_secs(1000));
+        let r = m.refresh(s.token, None).unwrap();
+        assert!(r.expires_at > r.created_at, "{name}");
+        assert!(m.export_sessions().unwrap().damaged.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn a_create_at_the_last_supported_instant_is_refused_not_born_expired() {
+    let last = std::time::UNIX_EPOCH + Duration::from_micros(4_102_444_800_000_000 - 1);
+    let clock = TestClock::starting_at(last);
+    let m = SessionManager::new(SessionConfig::default(), Some(clock as Arc<dyn Clock>)).unwrap();
+    assert!(matches!(
+        m.create(CreateSessionOptions::for_user("u")),
+        Err(SessionError::InvalidLifetime { .. })
+    ));
+    assert_eq!(m.count().unwrap(), 0);
+}
+
+/// A listener that changes the session it is told about.
+struct UpdatesOnCreate(Mutex<Option<Arc<SessionManager>>>);
+
+impl SessionListener for UpdatesOnCreate {
+    fn on_event(&self, event: SessionEvent) -> Result<(), ListenerError> {
+        if let (SessionEvent::Created { session_id, .. }, Some(m)) = (event, self.0.lock().clone())
+        {
+            m.update_metadata(session_id, HashMap::from([("x".into(), Some("1".into()))]))
+                .map_err(|e| ListenerError::Failed {
+                    reason: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_change_made_inside_a_listener_reaches_every_listener_after_the_event_that_caused_it() {
+    for (name, m, _clock, _dir) in managers(SessionConfig::default()) {
+        let updater = Arc::new(UpdatesOnCreate(Mutex::new(Some(m.clone()))));
+        let recorder = Arc::new(Recorder::default());
+        m.add_listener(updater.clone());
+        m.add_listener(recorder.clone());
+        let s = m.create(CreateSessionOptions::for_user("u")).unwrap();
+        let kinds: Vec<&str> = recorder
+            .0
+            .lock()
+            .iter()
+            .map(|e| match e {
+                SessionEvent::Created { .. } => "Created",
+                SessionEvent::MetadataUpdated { .. } => "MetadataUpdated",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["Created", "MetadataUpdated"], "{name}");
+        assert!(m.get(s.id).unwrap().unwrap().metadata.is_some(), "{name}");
+        *updater.0.lock() = None;
+    }
+}
+
+#[test]
+fn a_clock_error_names_the_instant_the_clock_read() {
+    let year_one = std::time::UNIX_EPOCH - Duration::from_secs(62_135_596_800);
+    let m = SessionManager::new(
+        SessionConfig::default(),
+        Some(TestClock::starting_at(year_one) as Arc<dyn Clock>),
+    )
+    .unwrap();
+    match m.create(CreateSessionOptions::for_user("u")) {
+        Err(SessionError::Clock { reason }) => {
+            assert!(reason.contains("0001-01-01T00:00:00Z"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

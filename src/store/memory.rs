@@ -393,6 +393,11 @@ impl MemoryStore {
         }
     }
 
+    /// Whether `hash` is some session's previous token hash.
+    fn is_previous(&self, hash: &TokenHash) -> bool {
+        self.previous[shard_of(hash)].read().contains_key(hash)
+    }
+
     /// The ids of a user's sessions (call with the shards locked).
     fn user_keys(&self, user_id: &str) -> Vec<SessionKey> {
         self.users.lock().get(user_id).cloned().unwrap_or_default()
@@ -448,8 +453,24 @@ impl MemoryStore {
             if self.locate(shards, &key).is_some() || !keys.insert(key.clone()) {
                 return Err(store_error(format!("duplicate session id {}", session.id)));
             }
-            if shards[shard_of(&hash)].slot_by_hash(&hash).is_some() || !hashes.insert(hash) {
+            if shards[shard_of(&hash)].slot_by_hash(&hash).is_some()
+                || self.is_previous(&hash)
+                || !hashes.insert(hash)
+            {
                 return Err(store_error("duplicate token hash"));
+            }
+            // A previous token hash is as unique as a current one.
+            if let Some(previous) = session.previous_token_hash.as_deref() {
+                let previous = Self::parse_hash(previous)
+                    .ok_or_else(|| store_error("previous_token_hash is not 64 hex digits"))?;
+                if shards[shard_of(&previous)]
+                    .slot_by_hash(&previous)
+                    .is_some()
+                    || self.is_previous(&previous)
+                    || !hashes.insert(previous)
+                {
+                    return Err(store_error("duplicate token hash"));
+                }
             }
             checked.push((session, key, hash));
         }

@@ -598,7 +598,7 @@ fn duplicate_of(err: &rusqlite::Error) -> Option<Duplicate> {
         return None;
     }
     let text = err.to_string();
-    if text.contains("sessions.token_hash") {
+    if text.contains("sessions.token_hash") || text.contains("sessions.previous_token_hash") {
         Some(Duplicate::TokenHash)
     } else if text.contains("sessions.id") {
         Some(Duplicate::Id)
