@@ -54,7 +54,7 @@ kotlin=$(grep '\.kt$' <<<"$source_entries" || true)
 [[ -n "$kotlin" ]] || fail "no Kotlin sources in $sources"
 grep -qx 'dev/sessions/sessions.kt' <<<"$kotlin" || fail "the generated dev/sessions/sessions.kt is not in $sources"
 unzip -p "$sources" dev/sessions/sessions.kt >"$work/sessions.kt"
-kdoc=$(grep -c '^ *\*/' "$work/sessions.kt" || true)
+kdoc=$(grep -c '/\*\*' "$work/sessions.kt" || true)
 [[ $kdoc -gt 0 ]] || fail "dev/sessions/sessions.kt in $sources has no KDoc"
 ! grep -q '\.so$' <<<"$source_entries" || fail "$sources carries a native library"
 

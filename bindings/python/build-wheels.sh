@@ -15,7 +15,8 @@
 #   - `auditwheel show` finds each wheel consistent with manylinux_2_17 for its arch;
 #   - each wheel's libsessions.so is an ELF for its machine (x86-64 / AArch64) that needs
 #     no glibc symbol version above 2.17 and no shared library beyond glibc's own
-#     (scripts/check-native-lib.sh);
+#     (scripts/check-native-lib.sh), and loads and runs there: a C program calls into it,
+#     the aarch64 one under qemu-user with Debian's aarch64 glibc (scripts/check-lib-runs.sh);
 #   - wheel and sdist contents: the thin layer, the generated module, the library,
 #     py.typed; the sdist carries the crate, Cargo.lock, uniffi.toml and the backend;
 #   - the x86_64 wheel installs into a fresh virtualenv and works from outside the
@@ -46,7 +47,8 @@ bash "$REPO/scripts/portable-libs.sh" x86_64-unknown-linux-gnu aarch64-unknown-l
 
 echo "==> sdist"
 rm -f "$DIST"/sessions-*.tar.gz
-(cd "$REPO/bindings/python" && "$PACK_VENV/bin/maturin" sdist --out "$DIST" >/dev/null)
+(cd "$REPO/bindings/python" && "$PACK_VENV/bin/maturin" sdist --out "$DIST" >"$DIST/sdist.log" 2>&1) \
+  || { cat "$DIST/sdist.log"; fail "maturin sdist"; }
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1)
 wheel_x86_64=$DIST/sessions-$version-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl
@@ -61,7 +63,7 @@ ls -l "$wheel_x86_64" "$wheel_aarch64" "$sdist"
 echo "==> checking the artifacts"
 "$PACK_VENV/bin/python" -m pip install --quiet "auditwheel==$AUDITWHEEL_VERSION" "twine==$TWINE_VERSION" \
   "trove-classifiers==$TROVE_CLASSIFIERS_VERSION"
-"$PACK_VENV/bin/twine" check --strict "$wheel_x86_64" "$wheel_aarch64" "$sdist"
+NO_COLOR=1 COLUMNS=200 "$PACK_VENV/bin/twine" check --strict "$wheel_x86_64" "$wheel_aarch64" "$sdist"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -72,7 +74,8 @@ check_wheel() {
   name=$(basename "$wheel")
   local show
   show=$("$PACK_VENV/bin/auditwheel" show "$wheel" 2>&1) || { echo "$show"; fail "auditwheel show $name"; }
-  grep -q "consistent with the following platform tag: \"manylinux_2_17_$arch\"" <<<"$show" \
+  # (auditwheel wraps its lines)
+  tr -s ' \n' '  ' <<<"$show" | grep -q "consistent with the following platform tag: \"manylinux_2_17_$arch\"" \
     || { echo "$show"; fail "$name is not manylinux_2_17_$arch"; }
 
   local dir=$work/$arch entries
@@ -105,6 +108,9 @@ PY
 }
 check_wheel "$wheel_x86_64" x86_64
 check_wheel "$wheel_aarch64" aarch64
+# Each library loads and answers on its own architecture (aarch64 under qemu-user).
+bash "$REPO/scripts/check-lib-runs.sh" x86_64 "$work/x86_64/sessions/_native/libsessions.so"
+bash "$REPO/scripts/check-lib-runs.sh" aarch64 "$work/aarch64/sessions/_native/libsessions.so"
 
 sdist_entries=$(tar -tzf "$sdist")
 for entry in pyproject.toml backend/sessions_build.py Cargo.toml Cargo.lock uniffi.toml \
