@@ -38,7 +38,9 @@ sessions_python_install() {
   # maturin makes would do that without the backend), which the check below enforces.
   local started=$VENV/.wheel-build-started
   touch "$started"
-  "$PYTHON" -m pip wheel --no-deps --no-build-isolation --wheel-dir "$wheels" "$REPO/bindings/python"
+  # (maturin's hooks run the `maturin` command: the venv's, hence its bin/ first on PATH.)
+  PATH="$VENV/bin:$PATH" "$PYTHON" -m pip wheel --no-deps --no-build-isolation \
+    --wheel-dir "$wheels" "$REPO/bindings/python"
   if [[ -d "$CARGO_TARGET_DIR/debug" ]] \
       && [[ -n "$(find "$CARGO_TARGET_DIR/debug" -newer "$started" -print -quit)" ]]; then
     echo "FAILED: building the wheel also compiled the crate in the dev profile" \
