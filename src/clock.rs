@@ -16,9 +16,10 @@ pub trait Clock: Send + Sync {
 
 /// Why a clock could not tell the time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+#[uniffi::export(Display)]
 pub enum ClockError {
     /// The clock failed.
-    #[error("clock failed: {reason}")]
+    #[error("the clock failed: {reason}")]
     Failed {
         /// What failed.
         reason: String,
@@ -51,6 +52,74 @@ impl Clock for SystemClock {
     fn now(&self) -> Result<SystemTime, ClockError> {
         Ok(SystemTime::now())
     }
+}
+
+/// The earliest instant the library accepts or produces: 1970-01-01T00:00:01Z.
+///
+/// Every host type holds instants in this range exactly (Python `datetime`, Kotlin
+/// `Instant`, Swift `Date`, and both stores). It starts one second after the epoch
+/// because UniFFI encodes an instant as signed whole seconds plus unsigned nanoseconds,
+/// so an instant less than a second before 1970 (e.g. 1969-12-31T23:59:59.5Z) arrives
+/// as the same distance after it; refusing the whole first second makes that mix-up
+/// impossible to miss.
+pub const MIN_INSTANT_SECS: i64 = 1;
+/// The latest instant the library accepts or produces: 2099-12-31T23:59:59.999999Z.
+/// Up to 2^32 seconds after 1970 a Swift `Date` (a `Double`) is within 0.25 µs of any
+/// whole microsecond, so rounding brings it back exactly.
+pub const MAX_INSTANT_MICROS: i64 = 4_102_444_800_000_000 - 1;
+/// Instants and durations are kept to whole microseconds (Python's precision); an
+/// instant or duration handed in is rounded to the nearest microsecond.
+pub const PRECISION_NANOS: i64 = 1_000;
+
+/// Why an instant cannot be used: it is outside [`MIN_INSTANT_SECS`]..=[`MAX_INSTANT_MICROS`].
+pub fn out_of_range(t: SystemTime) -> String {
+    format!(
+        "{} is outside the supported range 1970-01-01T00:00:01Z to 2099-12-31T23:59:59.999999Z",
+        format_rfc3339(t)
+    )
+}
+
+/// `t` rounded to the nearest microsecond, if it is within the supported range;
+/// otherwise the reason it is not (see [`out_of_range`]).
+pub fn checked(t: SystemTime) -> Result<SystemTime, String> {
+    let nanos = i128::from(to_nanos(t));
+    let precision = i128::from(PRECISION_NANOS);
+    let micros = (nanos + precision / 2).div_euclid(precision);
+    if micros < i128::from(MIN_INSTANT_SECS) * 1_000_000 || micros > i128::from(MAX_INSTANT_MICROS)
+    {
+        return Err(out_of_range(t));
+    }
+    Ok(from_nanos(
+        i64::try_from(micros * precision).unwrap_or(i64::MAX),
+    ))
+}
+
+/// The latest supported instant (see [`MAX_INSTANT_MICROS`]).
+pub fn max_instant() -> SystemTime {
+    from_nanos(MAX_INSTANT_MICROS * PRECISION_NANOS)
+}
+
+/// `d` rounded to the nearest microsecond.
+pub fn round_duration(d: Duration) -> Duration {
+    let nanos = d.as_nanos();
+    let precision = PRECISION_NANOS as u128;
+    let micros = (nanos + precision / 2) / precision;
+    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+}
+
+/// RFC 3339 in UTC with milliseconds, as JavaScript's `Date.toJSON` writes
+/// (`2024-01-31T12:00:00.000Z`), or with 6 or 9 fraction digits when the instant needs
+/// them, so nothing is lost.
+pub fn format_rfc3339(t: SystemTime) -> String {
+    let nanos = to_nanos(t);
+    let digits = if nanos % 1_000_000 == 0 {
+        chrono::SecondsFormat::Millis
+    } else if nanos % 1_000 == 0 {
+        chrono::SecondsFormat::Micros
+    } else {
+        chrono::SecondsFormat::Nanos
+    };
+    chrono::DateTime::<chrono::Utc>::from_timestamp_nanos(nanos).to_rfc3339_opts(digits, true)
 }
 
 /// Nanoseconds since the Unix epoch, saturating at the ends of `i64` (years 1677 and 2262).
@@ -105,6 +174,34 @@ mod tests {
             SessionError::Clock {
                 reason: "ntp down".into()
             }
+        );
+    }
+
+    #[test]
+    fn range_is_checked_and_instants_round_to_microseconds() {
+        let at = |nanos: i64| checked(from_nanos(nanos));
+        // Less than a second after the epoch: the sub-second range UniFFI cannot sign.
+        assert!(at(500_000_000).is_err());
+        assert!(at(-500_000_000).is_err());
+        assert!(at(999_999_499).is_err());
+        assert_eq!(at(999_999_500).map(to_nanos), Ok(1_000_000_000));
+        assert_eq!(
+            at(1_700_000_000_123_456_789).map(to_nanos),
+            Ok(1_700_000_000_123_457_000)
+        );
+        let last = MAX_INSTANT_MICROS * 1_000;
+        assert_eq!(at(last + 499).map(to_nanos), Ok(last));
+        assert!(at(last + 500).is_err());
+        assert_eq!(checked(max_instant()), Ok(max_instant()));
+        let message = at(-500_000_000).unwrap_err();
+        assert!(message.contains("1969-12-31T23:59:59.500Z"), "{message}");
+        assert_eq!(
+            round_duration(Duration::from_nanos(1_499)),
+            Duration::from_micros(1)
+        );
+        assert_eq!(
+            round_duration(Duration::from_nanos(2_500)),
+            Duration::from_micros(3)
         );
     }
 

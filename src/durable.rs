@@ -28,11 +28,8 @@ impl SessionManager {
     ) -> Result<Arc<Self>> {
         let policy = Policy::from_config(&config)?;
         let store = SqliteStore::open(&path)?;
-        Ok(Arc::new(Self::with_policy(
-            policy,
-            config,
-            Arc::new(store),
-            clock,
-        )))
+        Ok(Arc::new(
+            Self::with_policy(policy, config, Arc::new(store), clock).trusting_store(),
+        ))
     }
 }

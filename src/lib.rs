@@ -8,6 +8,7 @@
 
 uniffi::setup_scaffolding!();
 
+mod admit;
 mod clock;
 mod durable;
 mod error;
@@ -27,7 +28,7 @@ pub use model::{
     CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
     DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
 };
-pub use store::{MemoryStore, SessionStore, SqliteStore};
+pub use store::{DamagedSession, MemoryStore, SessionScan, SessionStore, SqliteStore};
 pub use token::{DEFAULT_TOKEN_BYTES, MAX_TOKEN_BYTES, MIN_TOKEN_BYTES};
 
 use rules::Policy;
@@ -70,16 +71,20 @@ pub fn validate_session(
     }
 }
 
-/// The session marked revoked now (it is not changed if it was already revoked).
+/// The session marked revoked now, with its version one higher (it is not changed if
+/// it was already revoked).
 #[uniffi::export]
 pub fn destroy_session(session: Session) -> Session {
     let mut session = session;
-    session.revoked_at.get_or_insert_with(SystemTime::now);
+    if session.revoked_at.is_none() {
+        session.revoked_at = Some(SystemTime::now());
+        session.version = session.version.saturating_add(1);
+    }
     session
 }
 
-/// The session extended by its lifetime (never past its absolute end) and, unless
-/// `slide_only`, given a new token and hash. Fails with `SessionRevoked` or
+/// The session extended by its lifetime (never past its absolute end), with its version
+/// one higher and, unless `slide_only`, a new token and hash. Fails with `SessionRevoked` or
 /// `SessionExpired`.
 #[uniffi::export(default(slide_only = false))]
 pub fn refresh_session(session: Session, slide_only: bool) -> Result<Session, SessionError> {

@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::clock::{to_nanos, Clock, SystemClock};
+use crate::admit;
+use crate::clock::{self, to_nanos, Clock, SystemClock};
 use crate::error::{Result, SessionError};
 use crate::model::{
     CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
@@ -13,10 +14,10 @@ use crate::rules::{self, Policy};
 use crate::store::{MemoryStore, SessionStore};
 use crate::token::{TokenHash, MAX_TOKEN_CHARS};
 
-/// How often an operation retries after losing a compare-and-swap race before it
-/// reports the token as invalid (it only loses when another caller changed the
-/// session in between, e.g. rotated it).
-const CAS_ATTEMPTS: usize = 4;
+/// How often an operation retries after losing a compare-and-swap race (it only loses
+/// when another caller changed the session in between, e.g. slid it) before it reports
+/// the session as too busy to change (`Store`).
+const CAS_ATTEMPTS: usize = 8;
 
 /// Creates, validates, rotates, revokes and purges sessions in a store.
 ///
@@ -31,6 +32,10 @@ pub struct SessionManager {
     /// When `create` last purged (or first ran), in nanoseconds since the epoch;
     /// `i64::MIN` until then. Only used with `auto_purge_interval`.
     last_auto_purge: AtomicI64,
+    /// Whether the store is one of the library's own, whose records are made only
+    /// from checked sessions. Any other store's records are checked as they come back
+    /// (see [`admit::stored`]) before the manager relies on them.
+    trusted_store: bool,
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -70,7 +75,14 @@ impl SessionManager {
             store,
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             last_auto_purge: AtomicI64::new(i64::MIN),
+            trusted_store: false,
         }
+    }
+
+    /// Marks the store as one of the library's own (see `trusted_store`).
+    pub(crate) fn trusting_store(mut self) -> Self {
+        self.trusted_store = true;
+        self
     }
 
     /// With `auto_purge_interval`, purges expired sessions if that long has passed
@@ -101,8 +113,50 @@ impl SessionManager {
         }
     }
 
+    /// The clock's reading, rounded to the microsecond; a reading outside the
+    /// supported range (1970-01-01T00:00:01Z to 2099) is a `Clock` error, so no instant
+    /// outside it is ever computed or stored.
     fn now(&self) -> Result<SystemTime> {
-        Ok(self.clock.now()?)
+        clock::checked(self.clock.now()?).map_err(|reason| SessionError::Clock {
+            reason: format!("the clock read {reason}"),
+        })
+    }
+
+    /// Checks a session a store returned, unless the store is the library's own: a
+    /// damaged record is a `Store` error naming it, never a session to rely on.
+    fn admitted(&self, session: Session) -> Result<Session> {
+        if self.trusted_store {
+            return Ok(session);
+        }
+        let id = session.id.clone();
+        admit::stored(session).map_err(|e| SessionError::Store {
+            reason: format!("the store returned a damaged session {id:?}: {e}"),
+        })
+    }
+
+    /// The stored session with this id, checked.
+    fn read_by_id(&self, session_id: &str) -> Result<Option<Session>> {
+        self.store
+            .get(session_id.to_owned())?
+            .map(|s| self.admitted(s))
+            .transpose()
+    }
+
+    /// A store's sessions with the damaged ones left out (each logged).
+    pub(crate) fn healthy(&self, sessions: Vec<Session>) -> Vec<Session> {
+        if self.trusted_store {
+            return sessions;
+        }
+        sessions
+            .into_iter()
+            .filter_map(|s| match self.admitted(s) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log::warn!("skipped: {e}");
+                    None
+                }
+            })
+            .collect()
     }
 
     /// The store this manager works on (for export and import).
@@ -127,7 +181,31 @@ impl SessionManager {
         {
             found = None;
         }
-        Ok(found)
+        found.map(|s| self.admitted(s)).transpose()
+    }
+
+    /// Why a refresh of `read` (a session read by its token) lost its compare-and-swap:
+    /// `Ok(())` when only its version moved (a slide), so the refresh may try again;
+    /// otherwise the error the caller gets: revoked, expired, or rotated by another
+    /// caller (`InvalidToken`).
+    fn refresh_lost(&self, read: &Session, now: SystemTime) -> Result<()> {
+        match self.read_by_id(&read.id)? {
+            None => Err(SessionError::InvalidToken),
+            Some(current) if current.revoked_at.is_some() => Err(SessionError::SessionRevoked),
+            Some(current) if rules::is_expired(&current, now) => Err(SessionError::SessionExpired),
+            Some(current) if current.token_hash != read.token_hash => {
+                Err(SessionError::InvalidToken)
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn busy(session_id: &str, action: &str) -> SessionError {
+        SessionError::Store {
+            reason: format!(
+                "session {session_id} kept changing while being {action} ({CAS_ATTEMPTS} attempts); try again"
+            ),
+        }
     }
 }
 
@@ -142,7 +220,8 @@ impl SessionManager {
     /// system clock unless `clock` is given.
     #[uniffi::constructor(default(clock = None))]
     pub fn new(config: SessionConfig, clock: Option<Arc<dyn Clock>>) -> Result<Arc<Self>> {
-        Self::with_parts(config, Arc::new(MemoryStore::new()), clock).map(Arc::new)
+        Self::with_parts(config, Arc::new(MemoryStore::new()), clock)
+            .map(|m| Arc::new(m.trusting_store()))
     }
 
     /// A manager over a store implemented by the host (or any other `SessionStore`).
@@ -157,7 +236,8 @@ impl SessionManager {
 
     /// Creates and stores a session; the returned value is the only one that carries
     /// the raw token. With `bind_to_user_agent`, the session is bound to
-    /// `metadata["userAgent"]`.
+    /// `metadata["userAgent"]`, which must then be present (`UserAgentRequired`
+    /// otherwise: a binding manager never issues an unbound session).
     pub fn create(&self, options: CreateSessionOptions) -> Result<Session> {
         let now = self.now()?;
         let session = self.policy.new_session(options, now)?;
@@ -195,8 +275,15 @@ impl SessionManager {
                 return Ok(ValidationResult::fail(error));
             }
             if let Some(expires_at) = rules::slide_due(session, now) {
+                let read_version = session.version;
                 session.expires_at = expires_at;
-                if !self.store.compare_and_swap(hex.clone(), session.clone())? {
+                session.version = read_version.saturating_add(1);
+                if !self
+                    .store
+                    .compare_and_swap(hex.clone(), read_version, session.clone())?
+                {
+                    // Another change came first: re-read, so this slide is never
+                    // written over it.
                     continue;
                 }
             }
@@ -206,7 +293,7 @@ impl SessionManager {
                 error: None,
             });
         }
-        Ok(ValidationResult::fail(ValidationError::InvalidToken))
+        Err(Self::busy("(validated)", "validated"))
     }
 
     /// Revokes a session by id. Its token fails validation with `SessionRevoked` until
@@ -214,57 +301,64 @@ impl SessionManager {
     /// Fails with `SessionNotFound` for an unknown id.
     pub fn destroy(&self, session_id: String) -> Result<bool> {
         for _ in 0..CAS_ATTEMPTS {
-            let Some(mut session) = self.store.get(session_id.clone())? else {
+            let Some(mut session) = self.read_by_id(&session_id)? else {
                 return Err(SessionError::SessionNotFound { session_id });
             };
             if session.revoked_at.is_some() {
                 return Ok(false);
             }
+            let read_version = session.version;
             session.revoked_at = Some(self.now()?);
+            session.version = read_version.saturating_add(1);
             if self
                 .store
-                .compare_and_swap(session.token_hash.clone(), session)?
+                .compare_and_swap(session.token_hash.clone(), read_version, session)?
             {
                 log::debug!("session {session_id} revoked");
                 return Ok(true);
             }
         }
-        Err(SessionError::Store {
-            reason: format!("session {session_id} kept changing while being revoked"),
-        })
+        Err(Self::busy(&session_id, "revoked"))
     }
 
     /// Rotates a token: the session gets a new token (returned, with a later expiry
     /// within the absolute cap) and the presented token is invalid from this moment on.
     /// Of two concurrent refreshes of one token exactly one succeeds; the other gets
-    /// `InvalidToken`. Fails like `validate` would, as errors.
+    /// `InvalidToken`. A refresh that loses to a revocation gets `SessionRevoked`, and
+    /// one that loses to a slide tries again on the slid session. Fails like `validate`
+    /// would, as errors.
     #[uniffi::method(default(user_agent = None))]
     pub fn refresh(&self, token: String, user_agent: Option<String>) -> Result<Session> {
         let Some(hash) = presented_hash(&token) else {
             return Err(SessionError::InvalidToken);
         };
         let hex = hash.to_hex();
-        let Some(session) = self.lookup(&hash, hex.clone())? else {
-            return Err(SessionError::InvalidToken);
-        };
-        let now = self.now()?;
-        rules::check_refreshable(&session, now, user_agent.as_deref())?;
-        let next = rules::refreshed(&session, now, false)?;
-        let mut stored = next.clone();
-        stored.token.clear();
-        if self.store.compare_and_swap(hex, stored)? {
-            log::debug!("session {} rotated", next.id);
-            Ok(next)
-        } else {
-            Err(SessionError::InvalidToken)
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(session) = self.lookup(&hash, hex.clone())? else {
+                return Err(SessionError::InvalidToken);
+            };
+            let now = self.now()?;
+            rules::check_refreshable(&session, now, user_agent.as_deref())?;
+            let next = rules::refreshed(&session, now, false)?;
+            let mut stored = next.clone();
+            stored.token.clear();
+            if self
+                .store
+                .compare_and_swap(hex.clone(), session.version, stored)?
+            {
+                log::debug!("session {} rotated", next.id);
+                return Ok(next);
+            }
+            self.refresh_lost(&session, now)?;
         }
+        Err(Self::busy("(refreshed)", "refreshed"))
     }
 
     /// The user's sessions that are neither revoked nor expired, oldest first.
     pub fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
         rules::check_user_id(&user_id)?;
         let now = self.now()?;
-        let mut sessions = self.store.list_for_user(user_id)?;
+        let mut sessions = self.healthy(self.store.list_for_user(user_id)?);
         sessions.retain(|s| s.revoked_at.is_none() && !rules::is_expired(s, now));
         sessions.sort_by_key(|s| s.created_at);
         Ok(sessions)
@@ -286,7 +380,7 @@ impl SessionManager {
 
     /// The stored session with this id (its `token` is empty), or `None`.
     pub fn get(&self, session_id: String) -> Result<Option<Session>> {
-        self.store.get(session_id)
+        self.read_by_id(&session_id)
     }
 
     /// Removes every expired session (revoked ones included once expired). Returns how

@@ -25,6 +25,7 @@ pub const USER_AGENT_METADATA_KEY: &str = "userAgent";
 /// `token` is the raw bearer token: it is only known on the value returned by `create`
 /// and `refresh`, and is empty on every session read back from a store.
 #[derive(Clone, PartialEq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct Session {
     /// Random UUID identifying the session.
     pub id: String,
@@ -51,36 +52,82 @@ pub struct Session {
     pub lifetime: Duration,
     /// The absolute end of the session, fixed at creation (created_at + max_lifetime).
     pub absolute_expires_at: SystemTime,
+    /// The stored record's revision: 1 when created, and one more after every change
+    /// (slide, rotation, revocation). A store only applies a change computed from the
+    /// revision it still holds (`SessionStore::compare_and_swap`), so a stale write can
+    /// never undo a newer one. Positive.
+    #[uniffi(default = 1)]
+    pub version: i64,
 }
 
+/// Shown without secrets: the raw token as `<redacted>` (or empty when the session
+/// carries none) and only the first 8 hex digits of its hash; times in RFC 3339 UTC.
+/// This is what `toString()` (Kotlin), `description` / `debugDescription` (Swift) and
+/// `str()` (Python) show.
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.id)
             .field("user_id", &self.user_id)
-            .field(
-                "token",
-                &if self.token.is_empty() {
-                    ""
-                } else {
-                    "<redacted>"
-                },
-            )
-            .field("token_hash", &self.token_hash.get(..8).unwrap_or(""))
-            .field("created_at", &self.created_at)
-            .field("expires_at", &self.expires_at)
+            .field("token", &Redacted(&self.token))
+            .field("token_hash", &HashPrefix(&self.token_hash))
+            .field("created_at", &Instant(self.created_at))
+            .field("expires_at", &Instant(self.expires_at))
             .field("metadata", &self.metadata)
-            .field("revoked_at", &self.revoked_at)
+            .field("revoked_at", &self.revoked_at.map(Instant))
             .field("sliding_expiration", &self.sliding_expiration)
             .field("bound_user_agent", &self.bound_user_agent)
             .field("lifetime", &self.lifetime)
-            .field("absolute_expires_at", &self.absolute_expires_at)
+            .field("absolute_expires_at", &Instant(self.absolute_expires_at))
+            .field("version", &self.version)
             .finish()
+    }
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A raw token in printed form: `<redacted>`, or `""` when there is none.
+struct Redacted<'a>(&'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("<redacted>")
+        }
+    }
+}
+
+/// A token hash in printed form: its first 8 hex digits and an ellipsis.
+struct HashPrefix<'a>(&'a str);
+
+impl fmt::Debug for HashPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.get(..8) {
+            Some(start) => write!(f, "\"{start}…\""),
+            None => f.write_str("\"\""),
+        }
+    }
+}
+
+/// An instant in printed form: RFC 3339 in UTC with the digits it needs.
+#[derive(Clone, Copy)]
+struct Instant(SystemTime);
+
+impl fmt::Debug for Instant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::clock::format_rfc3339(self.0))
     }
 }
 
 /// What a client may see of a session: no token, no hash.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct PublicSession {
     /// The session's id.
     pub id: String,
@@ -108,6 +155,7 @@ impl From<&Session> for PublicSession {
 
 /// Options for creating a session. Only `user_id` is required.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct CreateSessionOptions {
     /// The user the session belongs to (1 to 256 UTF-8 bytes).
     pub user_id: String,
@@ -137,6 +185,7 @@ impl CreateSessionOptions {
 
 /// Why a token did not validate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[uniffi::export(Display)]
 pub enum ValidationError {
     /// The token is unknown, malformed, or was rotated out.
     InvalidToken,
@@ -146,6 +195,13 @@ pub enum ValidationError {
     SessionRevoked,
     /// The session is bound to another user agent.
     UserAgentMismatch,
+}
+
+/// The same sentence as the matching `SessionError`.
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&crate::error::SessionError::from(*self), f)
+    }
 }
 
 impl From<ValidationError> for crate::error::SessionError {
@@ -162,6 +218,7 @@ impl From<ValidationError> for crate::error::SessionError {
 
 /// The outcome of validating a token.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct ValidationResult {
     /// Whether the token is valid.
     pub valid: bool,
@@ -193,6 +250,7 @@ impl ValidationResult {
 
 /// Configuration of a `SessionManager`. Every field has a default.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
 pub struct SessionConfig {
     /// Lifetime of sessions created without `expires_in`; 24 hours when absent.
     #[uniffi(default)]
@@ -232,5 +290,29 @@ impl Default for SessionConfig {
             max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
             auto_purge_interval: None,
         }
+    }
+}
+
+impl fmt::Display for PublicSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl fmt::Display for CreateSessionOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl fmt::Display for ValidationResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl fmt::Display for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
     }
 }

@@ -39,10 +39,18 @@ impl Default for Policy {
 impl Policy {
     /// Checks a configuration and fills in its defaults.
     pub fn from_config(config: &SessionConfig) -> Result<Self> {
-        let default_expires_in = config.default_expires_in.unwrap_or(DEFAULT_EXPIRES_IN);
-        let max_lifetime = config.max_lifetime.unwrap_or(DEFAULT_MAX_LIFETIME);
+        let default_expires_in =
+            clock::round_duration(config.default_expires_in.unwrap_or(DEFAULT_EXPIRES_IN));
+        let max_lifetime =
+            clock::round_duration(config.max_lifetime.unwrap_or(DEFAULT_MAX_LIFETIME));
         if max_lifetime.is_zero() {
             return Err(lifetime_error("max_lifetime must be positive"));
+        }
+        if max_lifetime > MAX_LIFETIME_CAP {
+            return Err(lifetime_error(format!(
+                "max_lifetime ({max_lifetime:?}) exceeds the largest supported, 100 years \
+                 ({MAX_LIFETIME_CAP:?}): no instant after 2099 is supported"
+            )));
         }
         if default_expires_in.is_zero() {
             return Err(lifetime_error("default_expires_in must be positive"));
@@ -77,14 +85,18 @@ impl Policy {
             bind_to_user_agent: config.bind_to_user_agent,
             max_metadata_entries: config.max_metadata_entries,
             max_metadata_bytes: config.max_metadata_bytes,
-            auto_purge_interval: config.auto_purge_interval,
+            auto_purge_interval: config.auto_purge_interval.map(clock::round_duration),
         })
     }
 
     /// Builds a new session for `options` at `now`, with a fresh token. Nothing is stored.
+    ///
+    /// `now` must be a checked instant (see [`clock::checked`]). The absolute end is
+    /// `now + max_lifetime`, but never after the last supported instant (2099), and the
+    /// expiry never after the absolute end.
     pub fn new_session(&self, options: CreateSessionOptions, now: SystemTime) -> Result<Session> {
         check_user_id(&options.user_id)?;
-        let lifetime = options.expires_in.unwrap_or(self.default_expires_in);
+        let lifetime = clock::round_duration(options.expires_in.unwrap_or(self.default_expires_in));
         if lifetime.is_zero() {
             return Err(lifetime_error("expires_in must be positive"));
         }
@@ -98,27 +110,32 @@ impl Policy {
             self.check_metadata(metadata)?;
         }
         let bound_user_agent = if self.bind_to_user_agent {
-            options
+            let agent = options
                 .metadata
                 .as_ref()
-                .and_then(|m| m.get(USER_AGENT_METADATA_KEY).cloned())
+                .and_then(|m| m.get(USER_AGENT_METADATA_KEY).cloned());
+            // A binding manager never issues an unbound session: it would validate from
+            // any user agent.
+            Some(agent.ok_or(SessionError::UserAgentRequired)?)
         } else {
             None
         };
         let token = token::generate(DEFAULT_TOKEN_BYTES)?;
+        let absolute_expires_at = clock::add(now, self.max_lifetime).min(clock::max_instant());
         Ok(Session {
             id: new_session_id()?,
             user_id: options.user_id,
             token_hash: TokenHash::of(&token).to_hex(),
             token,
             created_at: now,
-            expires_at: clock::add(now, lifetime),
+            expires_at: clock::add(now, lifetime).min(absolute_expires_at),
             metadata: options.metadata,
             revoked_at: None,
             sliding_expiration: Some(options.sliding_expiration),
             bound_user_agent,
             lifetime,
-            absolute_expires_at: clock::add(now, self.max_lifetime),
+            absolute_expires_at,
+            version: 1,
         })
     }
 
@@ -160,6 +177,11 @@ pub(crate) fn check_user_id(user_id: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The largest `max_lifetime` a configuration may set: 100 years (of 365.25 days).
+pub const MAX_LIFETIME_CAP: Duration = Duration::from_secs(36_525 * 24 * 60 * 60);
+/// Longest accepted session id, in UTF-8 bytes (the library issues 36-byte UUIDs).
+pub const MAX_SESSION_ID_BYTES: usize = 128;
 
 /// Longest accepted key prefix, in bytes.
 const MAX_PREFIX_BYTES: usize = 64;
@@ -214,7 +236,10 @@ pub(crate) fn check(
     }
 }
 
-/// A session is expired from `expires_at` on (inclusive), and from its absolute end on.
+/// A session is expired from `expires_at` on (inclusive). Every session the library
+/// lets into a store has `expires_at <= absolute_expires_at` (see `admit`), so this is
+/// the one definition validate, list, purge and count share; the absolute end is
+/// checked too, as a second guard.
 pub(crate) fn is_expired(session: &Session, now: SystemTime) -> bool {
     now >= session.expires_at || now >= session.absolute_expires_at
 }
@@ -245,6 +270,7 @@ pub(crate) fn slide_due(session: &Session, now: SystemTime) -> Option<SystemTime
 pub(crate) fn refreshed(session: &Session, now: SystemTime, slide_only: bool) -> Result<Session> {
     let mut next = session.clone();
     next.expires_at = extended_expiry(session, now);
+    next.version = session.version.saturating_add(1);
     if !slide_only {
         next.token = token::generate(DEFAULT_TOKEN_BYTES)?;
         next.token_hash = TokenHash::of(&next.token).to_hex();

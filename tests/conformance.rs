@@ -157,6 +157,7 @@ struct Runner {
 
 const STEP_KEYS: &[&str] = &[
     "op",
+    "entries",
     "seconds",
     "at",
     "user_id",
@@ -197,6 +198,7 @@ fn expect_keys(op: &str) -> Result<(&'static [&'static str], bool), String> {
         "destroy" => (&["result"], false),
         "destroy_all" | "purge" | "count" => (&["count"], false),
         "list" => (&["sessions"], false),
+        "import" => (&["count", "error_field"], false),
         other => return Err(format!("unknown op {other:?}")),
     })
 }
@@ -234,6 +236,16 @@ impl Runner {
             "get" => self.get(step, expect, &mut diffs)?,
             "purge" => check_count(expect, self.manager.purge_expired(), &mut diffs)?,
             "count" => check_count(expect, self.manager.count(), &mut diffs)?,
+            "import" => {
+                let entries = step.get("entries").ok_or("missing \"entries\"")?;
+                let result = self.manager.import_json(entries.to_string());
+                if let (Err(SessionError::Import { field, .. }), Some(wanted)) =
+                    (&result, opt_str(expect, "error_field")?)
+                {
+                    diffs.eq("error_field", Some(wanted), field.as_deref());
+                }
+                check_count(expect, result, &mut diffs)?;
+            }
             other => return Err(format!("unknown op {other:?}")),
         }
         diffs.into_result()
@@ -575,6 +587,7 @@ fn error_name(error: &SessionError) -> &'static str {
         SessionError::Store { .. } => "Store",
         SessionError::Clock { .. } => "Clock",
         SessionError::Import { .. } => "Import",
+        SessionError::UserAgentRequired => "UserAgentRequired",
     }
 }
 

@@ -42,7 +42,15 @@ fn session(id: &str, user: &str, token: &str, created: SystemTime) -> Session {
         bound_user_agent: Some("Firefox".to_owned()),
         lifetime: Duration::from_secs(3600),
         absolute_expires_at: created + Duration::from_secs(30 * 86400),
+        version: 1,
     }
+}
+
+/// `store.compare_and_swap` of `from` (as read) into `to`, as the manager does it:
+/// expecting `from`'s hash and version, writing the next version.
+fn swap(store: &dyn SessionStore, from: &Session, mut to: Session) -> Result<bool, SessionError> {
+    to.version = from.version + 1;
+    store.compare_and_swap(from.token_hash.clone(), from.version, to)
 }
 
 fn is_store_error<T: std::fmt::Debug>(r: &Result<T, SessionError>) -> bool {
@@ -170,9 +178,8 @@ fn store_compare_and_swap_rotates_revokes_and_slides() {
         let mut rotated = s.clone();
         rotated.token_hash = hash_token("tok-a2".into());
         rotated.expires_at = t(100);
-        assert!(store
-            .compare_and_swap(s.token_hash.clone(), rotated.clone())
-            .expect(name));
+        assert!(swap(store, &s, rotated.clone()).expect(name));
+        rotated.version = 2;
         assert_eq!(
             store.find_by_token_hash(s.token_hash.clone()).expect(name),
             None,
@@ -186,33 +193,29 @@ fn store_compare_and_swap_rotates_revokes_and_slides() {
             "{name}"
         );
         // A second swap from the old hash loses.
-        assert!(
-            !store
-                .compare_and_swap(s.token_hash.clone(), s.clone())
-                .expect(name),
-            "{name}"
-        );
+        assert!(!swap(store, &s, s.clone()).expect(name), "{name}");
         // The expected hash must belong to this very session.
         let mut wrong_id = rotated.clone();
         wrong_id.id = "b".into();
-        assert!(!store
-            .compare_and_swap(rotated.token_hash.clone(), wrong_id)
-            .expect(name));
-        assert!(!store
-            .compare_and_swap("zz".into(), rotated.clone())
-            .expect(name));
+        assert!(!swap(store, &rotated, wrong_id).expect(name));
+        let mut bad_hash = rotated.clone();
+        bad_hash.token_hash = "zz".into();
+        assert!(!swap(store, &bad_hash, rotated.clone()).expect(name));
+        // A swap computed from an older version loses, even with the right hash.
+        let mut stale = rotated.clone();
+        stale.version = 1;
+        assert!(!swap(store, &stale, rotated.clone()).expect(name));
         // Swapping onto another session's hash is refused.
         let mut clash = rotated.clone();
         clash.token_hash = hash_token("tok-b".into());
-        let clashed = store.compare_and_swap(rotated.token_hash.clone(), clash);
+        let clashed = swap(store, &rotated, clash);
         assert!(is_store_error(&clashed), "{name}: {clashed:?}");
         // Revocation and sliding keep the hash.
         let mut revoked = rotated.clone();
         revoked.revoked_at = Some(t(50));
         revoked.expires_at = t(200);
-        assert!(store
-            .compare_and_swap(rotated.token_hash.clone(), revoked.clone())
-            .expect(name));
+        assert!(swap(store, &rotated, revoked.clone()).expect(name));
+        revoked.version = 3;
         assert_eq!(store.get("a".into()).expect(name), Some(revoked), "{name}");
         assert_eq!(store.count().expect(name), 2, "{name}");
     });
@@ -242,17 +245,16 @@ fn store_lists_revokes_and_purges_by_user_and_expiry() {
             Vec::<String>::new()
         );
         assert_eq!(
-            ids(store.all_sessions().expect(name)),
+            ids(store.all_sessions().expect(name).sessions),
             ["a0", "b1", "a1", "a2"],
             "{name}"
         );
 
         // Revoke one by hand, then all: only the other two count.
-        let mut one = store.get("a1".into()).expect(name).expect(name);
-        one.revoked_at = Some(t(30));
-        assert!(store
-            .compare_and_swap(one.token_hash.clone(), one)
-            .expect(name));
+        let one = store.get("a1".into()).expect(name).expect(name);
+        let mut revoked_one = one.clone();
+        revoked_one.revoked_at = Some(t(30));
+        assert!(swap(store, &one, revoked_one).expect(name));
         assert_eq!(
             store
                 .revoke_all_for_user("alice".into(), t(40))
@@ -737,6 +739,7 @@ fn export_uses_the_seed_form() {
         "slidingExpiration": false,
         "lifetimeMs": 86_400_000,
         "absoluteExpiresAt": "2023-12-14T22:13:20.250Z",
+        "version": 1,
     }]);
     assert_eq!(json, expected);
 }
@@ -816,7 +819,7 @@ fn import_error(json: &str) -> String {
         "imported something: {json}"
     );
     match result {
-        Err(SessionError::Import { reason }) => reason,
+        Err(e @ SessionError::Import { .. }) => e.to_string(),
         other => panic!("expected an Import error for {json}, got {other:?}"),
     }
 }
@@ -842,71 +845,71 @@ fn malformed_imports_name_the_problem_and_import_nothing() {
         ("[1]".into(), "entry 0: expected an object, found a number"),
         (
             with("tokenHash", serde_json::Value::Null),
-            "entry 1: field tokenHash: missing",
+            "entry 1, field tokenHash: missing",
         ),
         (
             with("tokenHash", "abc".into()),
-            "entry 1: field tokenHash: not 64 hex digits",
+            "entry 1, field tokenHash: not 64 hex digits",
         ),
         (
             with("userId", 7.into()),
-            "entry 1: field userId: expected a string, found a number",
+            "entry 1, field userId: expected a string, found a number",
         ),
         (
             with("userId", "".into()),
-            "entry 1: field userId: invalid user id",
+            "entry 1, field userId: the user id is invalid",
         ),
         (
             with("createdAt", "yesterday".into()),
-            "entry 1: field createdAt: \"yesterday\" is not an ISO-8601",
+            "entry 1, field createdAt: \"yesterday\" is not an ISO-8601",
         ),
         (
             with("expiresAt", "2024-01-01T00:00:00.000Z".into()),
-            "entry 1: field expiresAt: not after createdAt",
+            "entry 1, field expiresAt: not after created",
         ),
         (
             with("expiresAt", "9999-01-01T00:00:00.000Z".into()),
-            "entry 1: field expiresAt: 9999-01-01T00:00:00.000Z is outside",
+            "entry 1, field expiresAt: 9999-01-01T00:00:00.000Z is outside",
         ),
         (
             with("revokedAt", true.into()),
-            "entry 1: field revokedAt: expected a string, found a boolean",
+            "entry 1, field revokedAt: expected a string, found a boolean",
         ),
         (
             with("metadata", serde_json::json!({"a": 1})),
-            "entry 1: field metadata.a: expected a string, found a number",
+            "entry 1, field metadata.a: expected a string, found a number",
         ),
         (
             with("metadata", serde_json::json!("x")),
-            "entry 1: field metadata: expected an object",
+            "entry 1, field metadata: expected an object",
         ),
         (
             with("slidingExpiration", "yes".into()),
-            "entry 1: field slidingExpiration: expected a boolean",
+            "entry 1, field slidingExpiration: expected a boolean",
         ),
         (
             with("lifetimeMs", 0.into()),
-            "entry 1: field lifetimeMs: expected a positive whole number",
+            "entry 1, field lifetimeMs: expected a positive whole number",
         ),
         (
             with("lifetimeMs", 1.5.into()),
-            "entry 1: field lifetimeMs: expected a positive whole number",
+            "entry 1, field lifetimeMs: expected a positive whole number",
         ),
         (
             with("id", "ok".into()),
-            "entry 1: field id: duplicate of entry 0",
+            "entry 1, field id: duplicate of entry 0",
         ),
         (
             with("tokenHash", "A".repeat(64).into()),
-            "entry 1: field tokenHash: duplicate of entry 0",
+            "entry 1, field tokenHash: duplicate of entry 0",
         ),
         (
             with("id", "existing".into()),
-            "entry 1: field id: a session with id existing is already stored",
+            "entry 1, field id: a session with id existing is already stored",
         ),
         (
             with("tokenHash", HASH_B.into()),
-            "entry 1: field tokenHash: a session with this token hash is already stored",
+            "entry 1, field tokenHash: a session with this token hash is already stored",
         ),
     ];
     for (json, expected) in cases {
@@ -919,7 +922,7 @@ fn malformed_imports_name_the_problem_and_import_nothing() {
     let many: HashMap<String, String> = (0..100).map(|i| (format!("k{i}"), "v".into())).collect();
     let reason = import_error(&with("metadata", serde_json::json!(many)));
     assert!(
-        reason.contains("entry 1: field metadata: metadata too large"),
+        reason.contains("entry 1, field metadata: the session metadata is too large"),
         "{reason}"
     );
 }
@@ -977,15 +980,14 @@ fn store_compare_and_swap_never_undoes_a_revocation() {
         store.insert(s.clone()).expect(name);
         let mut revoked = s.clone();
         revoked.revoked_at = Some(t(5));
-        assert!(store
-            .compare_and_swap(s.token_hash.clone(), revoked)
-            .expect(name));
+        assert!(swap(store, &s, revoked.clone()).expect(name));
         // A refresh that read the session before the revocation loses.
         let mut rotated = s.clone();
         rotated.token_hash = hash_token("tok-r2".into());
-        assert!(!store
-            .compare_and_swap(s.token_hash.clone(), rotated)
-            .expect(name));
+        assert!(!swap(store, &s, rotated.clone()).expect(name));
+        // Even one that knows the new version: revocation is final.
+        revoked.version = 2;
+        assert!(!swap(store, &revoked, rotated).expect(name));
         let stored = store.get("r".into()).expect(name).expect(name);
         assert_eq!(stored.revoked_at, Some(t(5)), "{name}");
         assert_eq!(stored.token_hash, s.token_hash, "{name}");
@@ -1024,17 +1026,16 @@ fn store_keeps_user_ids_of_every_length() {
             assert_eq!(&found.user_id, user, "{name} {i}");
         }
         // Moving a session from a short to a long user id and back re-indexes it.
-        let mut moved = store.get("0-1".into()).expect(name).expect(name);
+        let read = store.get("0-1".into()).expect(name).expect(name);
+        let mut moved = read.clone();
         moved.user_id = users[4].clone();
-        assert!(store
-            .compare_and_swap(moved.token_hash.clone(), moved.clone())
-            .expect(name));
+        assert!(swap(store, &read, moved.clone()).expect(name));
+        moved.version = read.version + 1;
         assert_eq!(store.list_for_user(users[0].clone()).expect(name).len(), 1);
         assert_eq!(store.list_for_user(users[4].clone()).expect(name).len(), 3);
+        let read = moved.clone();
         moved.user_id = users[1].clone();
-        assert!(store
-            .compare_and_swap(moved.token_hash.clone(), moved)
-            .expect(name));
+        assert!(swap(store, &read, moved).expect(name));
         assert_eq!(store.list_for_user(users[4].clone()).expect(name).len(), 2);
         assert_eq!(store.list_for_user(users[1].clone()).expect(name).len(), 3);
         assert_eq!(

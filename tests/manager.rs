@@ -4,9 +4,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use common::{manager, manager_with, TestClock, HOUR};
+use common::{manager, manager_with, HookedStore, TestClock, HOUR};
 use sessions::*;
 
 fn opts(user: &str) -> CreateSessionOptions {
@@ -298,13 +298,22 @@ fn user_agent_binding_and_check_order() {
         m.refresh(s.token.clone(), Some("curl".into())),
         Err(SessionError::UserAgentMismatch)
     );
-    let unbound = m.create(opts("u")).unwrap();
-    assert_eq!(unbound.bound_user_agent, None);
-    assert!(
-        m.validate(unbound.token, Some("anything".into()))
-            .unwrap()
-            .valid
+    // A binding manager never issues an unbound session (it would validate from any
+    // user agent): without metadata["userAgent"], create fails and stores nothing.
+    let before = m.count().unwrap();
+    assert_eq!(
+        m.create(opts("u")).map(|_| ()),
+        Err(SessionError::UserAgentRequired)
     );
+    let other_keys = CreateSessionOptions {
+        metadata: Some(HashMap::from([("user-agent".into(), "Firefox/130".into())])),
+        ..opts("u")
+    };
+    assert_eq!(
+        m.create(other_keys).map(|_| ()),
+        Err(SessionError::UserAgentRequired)
+    );
+    assert_eq!(m.count().unwrap(), before);
 
     clock.advance(HOUR);
     assert_eq!(
@@ -544,7 +553,15 @@ fn the_system_clock_is_the_default() {
     let m = SessionManager::new(SessionConfig::default(), None).unwrap();
     let before = std::time::SystemTime::now();
     let s = m.create(opts("u")).unwrap();
-    assert!(s.created_at >= before && s.created_at <= std::time::SystemTime::now());
+    // Instants are kept to the microsecond (rounded to the nearest).
+    let half = Duration::from_nanos(500);
+    assert!(s.created_at + half >= before && s.created_at <= std::time::SystemTime::now() + half);
+    let nanos = s
+        .created_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    assert_eq!(nanos % 1_000, 0, "rounded to the microsecond");
     let _ = TestClock::new();
 }
 
@@ -594,41 +611,6 @@ fn create_purges_expired_sessions_once_per_auto_purge_interval() {
     assert_eq!(m.count().unwrap(), 3, "d purged, f added");
 }
 
-/// A memory store whose purge always fails.
-struct PurgeFails(MemoryStore);
-
-impl SessionStore for PurgeFails {
-    fn insert(&self, session: Session) -> Result<(), SessionError> {
-        self.0.insert(session)
-    }
-    fn get(&self, session_id: String) -> Result<Option<Session>, SessionError> {
-        self.0.get(session_id)
-    }
-    fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>, SessionError> {
-        self.0.find_by_token_hash(token_hash)
-    }
-    fn compare_and_swap(&self, expected: String, session: Session) -> Result<bool, SessionError> {
-        self.0.compare_and_swap(expected, session)
-    }
-    fn list_for_user(&self, user_id: String) -> Result<Vec<Session>, SessionError> {
-        self.0.list_for_user(user_id)
-    }
-    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64, SessionError> {
-        self.0.revoke_all_for_user(user_id, at)
-    }
-    fn purge_expired(&self, _now: SystemTime) -> Result<u64, SessionError> {
-        Err(SessionError::Store {
-            reason: "purge is down".into(),
-        })
-    }
-    fn count(&self) -> Result<u64, SessionError> {
-        self.0.count()
-    }
-    fn all_sessions(&self) -> Result<Vec<Session>, SessionError> {
-        self.0.all_sessions()
-    }
-}
-
 #[test]
 fn a_failed_auto_purge_does_not_fail_the_create_that_ran_it() {
     let clock = TestClock::new();
@@ -636,7 +618,10 @@ fn a_failed_auto_purge_does_not_fail_the_create_that_ran_it() {
         auto_purge_interval: Some(HOUR),
         ..SessionConfig::default()
     };
-    let store = Arc::new(PurgeFails(MemoryStore::new()));
+    let store = Arc::new(HookedStore::new());
+    store
+        .fail_purge
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     let m =
         SessionManager::with_store(config, store, Some(clock.clone() as Arc<dyn Clock>)).unwrap();
     m.create(short("a", Duration::from_secs(60))).unwrap();

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Builds the Python wheel, installs it into a fresh virtualenv and runs the pytest suite
-# (tests/python) from outside the repository, so `import sessions` can only come from
-# the installed wheel. Runnable from any directory. Needs python3 (3.11+), pip, cargo.
+# Builds the Python wheel, installs it into a fresh virtualenv and, from outside the
+# repository (so `import sessions` can only come from the installed wheel):
+#   - checks the shipped type stubs against the built package (regenerated and diffed
+#     by scripts/python_stubs.py, then compared at run time by mypy's stubtest);
+#   - type-checks the README's examples and typed host classes with `mypy --strict`
+#     (tests/python/typing);
+#   - runs the pytest suite (tests/python).
+# Runnable from any directory. Needs python3 (3.11+), pip, cargo.
 #
 # Extra arguments are passed to pytest, e.g. `bindings/python/test.sh -k conformance`.
 set -euo pipefail
@@ -10,10 +15,27 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_install.sh"
 sessions_python_install
 
-echo "==> pytest tests/python"
+# Test-only dependencies: mypy (stubtest, --strict), and pydantic, FastAPI and its test
+# client's HTTP library for the serialization tests.
+"$PYTHON" -m pip install --quiet "mypy==2.4.1" "pydantic==2.14.4" "fastapi==0.165.0" "httpx2==2.16.2"
+
 outside=$(mktemp -d)
 trap 'rm -rf "$outside"' EXIT
 cd "$outside"
+
+echo "==> type stubs match the built package"
+"$PYTHON" "$REPO/scripts/python_stubs.py" --check
+# Private modules (the generated one included) are not part of the stub; the generated
+# SessionManager's metaclass is typing.Protocol's, which a stub cannot say.
+printf '%s\n' 'sessions\._.*' 'sessions\.SessionManager' >"$outside/stubtest-allowlist"
+"$PYTHON" -m mypy.stubtest sessions --mypy-config-file "$REPO/bindings/python/pyproject.toml" \
+  --allowlist "$outside/stubtest-allowlist"
+
+echo "==> mypy --strict tests/python/typing"
+"$PYTHON" -m mypy --strict --warn-unused-ignores --cache-dir "$outside/mypy-cache" \
+  "$REPO/tests/python/typing"
+
+echo "==> pytest tests/python"
 "$PYTHON" - <<'PY'
 import sessions, sys
 where = sessions.__file__

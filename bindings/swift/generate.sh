@@ -5,10 +5,14 @@
 #   Default library: ${CARGO_TARGET_DIR:-<repo>/target}/release/libsessions.{so,dylib}
 #   (build it first: cargo build --release --lib --bin uniffi-bindgen).
 #
-# Writes (all git-ignored, never edit by hand):
+# Writes (git-ignored, never edit by hand):
 #   Sources/SessionsFFI/sessionsFFI.h
-#   Sources/SessionsFFI/module.modulemap   (uniffi's sessionsFFI.modulemap, renamed)
 #   Sources/Sessions/Sessions.swift
+#   <library dir>/pkgconfig/sessions.pc   (how SwiftPM finds the library: put that
+#                                          directory on PKG_CONFIG_PATH)
+# Leaves alone every handwritten file: Sources/SessionsFFI/module.modulemap (used
+# instead of uniffi's sessionsFFI.modulemap, because it links libsessions) and the
+# other Swift files in Sources/Sessions.
 set -euo pipefail
 
 PKG=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -34,7 +38,7 @@ trap 'rm -rf "$OUT"' EXIT
 (cd "$REPO" && "$BINDGEN" generate --library "$LIB" --language swift --out-dir "$OUT") 2>&1 |
   { grep -v 'swift-format' || true; } >&2
 
-for f in Sessions.swift sessionsFFI.h sessionsFFI.modulemap; do
+for f in Sessions.swift sessionsFFI.h; do
   [[ -f $OUT/$f ]] || { echo "generate.sh: uniffi-bindgen did not write $f" >&2; exit 1; }
 done
 # Files that did not change are left alone, so SwiftPM does not rebuild them.
@@ -42,6 +46,22 @@ place() {
   if ! cmp -s "$1" "$2"; then install -m 644 "$1" "$2"; fi
 }
 place "$OUT/sessionsFFI.h" "$PKG/Sources/SessionsFFI/sessionsFFI.h"
-place "$OUT/sessionsFFI.modulemap" "$PKG/Sources/SessionsFFI/module.modulemap"
 place "$OUT/Sessions.swift" "$PKG/Sources/Sessions/Sessions.swift"
+
+# sessions.pc, relocatable: libdir is relative to the .pc file itself, so install.sh
+# copies it unchanged into <prefix>/lib/pkgconfig next to <prefix>/lib/libsessions.so.
+LIB_DIR=$(cd "$(dirname "$LIB")" && pwd)
+VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$REPO/Cargo.toml" | head -n 1)
+mkdir -p "$LIB_DIR/pkgconfig"
+cat >"$OUT/sessions.pc" <<PC
+# pkg-config file for libsessions (written by bindings/swift/generate.sh).
+libdir=\${pcfiledir}/..
+
+Name: sessions
+Description: Session manager with one Rust core (UniFFI bindings)
+Version: ${VERSION:-0.0.0}
+Libs: -L\${libdir} -lsessions
+Cflags:
+PC
+place "$OUT/sessions.pc" "$LIB_DIR/pkgconfig/sessions.pc"
 echo "generate.sh: Swift bindings generated from $LIB" >&2

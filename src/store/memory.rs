@@ -22,7 +22,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::clock::{from_nanos, to_nanos};
 use crate::error::{Result, SessionError};
 use crate::model::Session;
-use crate::store::SessionStore;
+use crate::store::{SessionScan, SessionStore};
 use crate::token::TokenHash;
 
 const SHARDS: usize = 16;
@@ -119,6 +119,7 @@ struct Record {
     expires: i64,
     absolute: i64,
     revoked: Option<i64>,
+    version: i64,
     lifetime_nanos: u64,
     sliding: Option<bool>,
     bound_user_agent: Option<Box<str>>,
@@ -138,6 +139,7 @@ impl Record {
             expires: to_nanos(s.expires_at),
             absolute: to_nanos(s.absolute_expires_at),
             revoked: s.revoked_at.map(to_nanos),
+            version: s.version,
             lifetime_nanos: u64::try_from(s.lifetime.as_nanos()).unwrap_or(u64::MAX),
             sliding: s.sliding_expiration,
             bound_user_agent: s.bound_user_agent.map(String::into_boxed_str),
@@ -159,6 +161,7 @@ impl Record {
             bound_user_agent: self.bound_user_agent.as_deref().map(str::to_owned),
             lifetime: Duration::from_nanos(self.lifetime_nanos),
             absolute_expires_at: from_nanos(self.absolute),
+            version: self.version,
         }
     }
 }
@@ -367,25 +370,47 @@ fn store_error(reason: impl Into<String>) -> SessionError {
     }
 }
 
+impl MemoryStore {
+    /// Checks that none of `sessions` is stored or repeated, with every shard locked,
+    /// then adds them all: all or nothing.
+    fn insert_locked(
+        &self,
+        shards: &mut [RwLockWriteGuard<'_, Shard>],
+        sessions: Vec<Session>,
+    ) -> Result<()> {
+        let mut checked = Vec::with_capacity(sessions.len());
+        let mut keys = std::collections::HashSet::with_capacity(sessions.len());
+        let mut hashes = std::collections::HashSet::with_capacity(sessions.len());
+        for session in sessions {
+            let hash = Self::parse_hash(&session.token_hash)
+                .ok_or_else(|| store_error("token_hash is not 64 hex digits"))?;
+            let key = SessionKey::parse(&session.id);
+            if self.locate(shards, &key).is_some() || !keys.insert(key.clone()) {
+                return Err(store_error(format!("duplicate session id {}", session.id)));
+            }
+            if shards[shard_of(&hash)].slot_by_hash(&hash).is_some() || !hashes.insert(hash) {
+                return Err(store_error("duplicate token hash"));
+            }
+            checked.push((session, key, hash));
+        }
+        for (session, key, hash) in checked {
+            let user = self.index_user(&session.user_id, key.clone());
+            shards[shard_of(&hash)].add(
+                Record::from_session(session, key, hash, user),
+                &self.id_hasher,
+            );
+        }
+        Ok(())
+    }
+}
+
 impl SessionStore for MemoryStore {
     fn insert(&self, session: Session) -> Result<()> {
-        let hash = Self::parse_hash(&session.token_hash)
-            .ok_or_else(|| store_error("token_hash is not 64 hex digits"))?;
-        let key = SessionKey::parse(&session.id);
-        let mut shards = self.write_all();
-        if self.locate(&shards, &key).is_some() {
-            return Err(store_error(format!("duplicate session id {}", session.id)));
-        }
-        let target = &mut shards[shard_of(&hash)];
-        if target.slot_by_hash(&hash).is_some() {
-            return Err(store_error("duplicate token hash"));
-        }
-        let user = self.index_user(&session.user_id, key.clone());
-        target.add(
-            Record::from_session(session, key, hash, user),
-            &self.id_hasher,
-        );
-        Ok(())
+        self.insert_locked(&mut self.write_all(), vec![session])
+    }
+
+    fn insert_all(&self, sessions: Vec<Session>) -> Result<()> {
+        self.insert_locked(&mut self.write_all(), sessions)
     }
 
     fn get(&self, session_id: String) -> Result<Option<Session>> {
@@ -408,7 +433,12 @@ impl SessionStore for MemoryStore {
             .map(Record::to_session))
     }
 
-    fn compare_and_swap(&self, expected_token_hash: String, session: Session) -> Result<bool> {
+    fn compare_and_swap(
+        &self,
+        expected_token_hash: String,
+        expected_version: i64,
+        session: Session,
+    ) -> Result<bool> {
         let Some(old) = Self::parse_hash(&expected_token_hash) else {
             return Ok(false);
         };
@@ -428,7 +458,9 @@ impl SessionStore for MemoryStore {
         };
         let key = SessionKey::parse(&session.id);
         let current_user = match src.record(slot) {
-            Some(r) if r.key == key && r.revoked.is_none() => r.user.clone(),
+            Some(r) if r.key == key && r.revoked.is_none() && r.version == expected_version => {
+                r.user.clone()
+            }
             _ => return Ok(false),
         };
         if new != old
@@ -483,6 +515,7 @@ impl SessionStore for MemoryStore {
                 .and_then(Option::as_mut);
             if let Some(record) = record.filter(|r| r.revoked.is_none()) {
                 record.revoked = Some(at);
+                record.version = record.version.saturating_add(1);
                 revoked += 1;
             }
         }
@@ -515,14 +548,18 @@ impl SessionStore for MemoryStore {
         Ok(self.shards.iter().map(|s| s.read().len as u64).sum())
     }
 
-    fn all_sessions(&self) -> Result<Vec<Session>> {
+    fn all_sessions(&self) -> Result<SessionScan> {
         let shards = self.read_all();
-        let mut out: Vec<Session> = shards
+        let mut sessions: Vec<Session> = shards
             .iter()
             .flat_map(|shard| shard.slots.iter().flatten().map(Record::to_session))
             .collect();
-        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(out)
+        sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        // A memory record is built from a checked session and cannot be damaged.
+        Ok(SessionScan {
+            sessions,
+            damaged: Vec::new(),
+        })
     }
 }
 
@@ -547,6 +584,7 @@ mod tests {
             bound_user_agent: None,
             lifetime: Duration::from_secs(3600),
             absolute_expires_at: created + Duration::from_secs(1_000_000),
+            version: 1,
         }
     }
 
@@ -563,8 +601,12 @@ mod tests {
         for i in 0..10_000u64 {
             s.expires_at += Duration::from_secs(1);
             let hash = s.token_hash.clone();
+            let expected = s.version;
+            s.version += 1;
             assert!(
-                store.compare_and_swap(hash, s.clone()).expect("slide"),
+                store
+                    .compare_and_swap(hash, expected, s.clone())
+                    .expect("slide"),
                 "{i}"
             );
         }

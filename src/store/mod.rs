@@ -10,22 +10,58 @@ use crate::error::Result;
 use crate::model::Session;
 
 pub mod memory;
+mod ofd_locks;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
+/// A stored record that could not be read back as a session (corrupt data); reported,
+/// never returned as a session.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DamagedSession {
+    /// The record's session id, as stored (may itself be the damaged part).
+    pub id: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Every stored session, and the records that could not be read.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SessionScan {
+    /// The sessions, oldest first.
+    pub sessions: Vec<Session>,
+    /// Records that are damaged (skipped; the store should also log them).
+    pub damaged: Vec<DamagedSession>,
+}
+
 /// Storage for sessions, indexed by id, token hash and user.
 ///
-/// Sessions are stored without their raw token (`token` is empty on every session a
-/// store returns). Implementations must be safe to call from many threads at once and
-/// must make each method atomic: in particular [`SessionStore::compare_and_swap`] is
-/// what makes token rotation race-free.
+/// The contract every store (built in, or implemented by the host) must keep:
+///
+/// - **No raw token**: `token` is empty on every session a store returns.
+/// - **Atomic**: each method is one atomic step, safe to call from many threads (and,
+///   for a shared store, many processes) at once.
+/// - **Versions**: every session carries a `version`. `insert` stores it as given (1
+///   for a new session); every change a store makes itself (`revoke_all_for_user`)
+///   adds one to it; `compare_and_swap` only replaces a session whose stored version
+///   is the one the change was computed from. So a stale write (a slide computed from
+///   an older read) is refused instead of undoing a newer change, and the manager
+///   re-reads and retries.
+/// - **Revocation is final**: no method ever clears `revoked_at`.
+/// - **Expiry**: a session is expired at `now` when `expires_at <= now`. The library
+///   only stores sessions whose `expires_at` is at or before `absolute_expires_at`,
+///   so this one comparison is the definition purge, list and validate share.
 #[uniffi::export(foreign)]
 pub trait SessionStore: Send + Sync {
     /// Adds a new session. Fails with `SessionError::Store` if its id or token hash is
     /// already present.
     fn insert(&self, session: Session) -> Result<()>;
+
+    /// Adds all of `sessions` or, if any id or token hash is already present (or
+    /// repeated within `sessions`) or the store fails, none of them: one transaction.
+    /// Used by import.
+    fn insert_all(&self, sessions: Vec<Session>) -> Result<()>;
 
     /// The session with this id, if any.
     fn get(&self, session_id: String) -> Result<Option<Session>>;
@@ -33,18 +69,24 @@ pub trait SessionStore: Send + Sync {
     /// The session whose current token hash is `token_hash`, if any.
     fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>>;
 
-    /// Replaces the stored session that has `session.id`, but only if its current token
-    /// hash is still `expected_token_hash` and it is not revoked (revocation is final:
-    /// a refresh or slide that read the session before a concurrent revocation must not
-    /// undo it). Returns whether it was replaced. Rotation, revocation and sliding all go
-    /// through this one atomic step.
-    fn compare_and_swap(&self, expected_token_hash: String, session: Session) -> Result<bool>;
+    /// Replaces the stored session that has `session.id` with `session`, but only if
+    /// the stored one still has token hash `expected_token_hash` and version
+    /// `expected_version`, and is not revoked (revocation is final). Returns whether it
+    /// was replaced; `false` means another change came first, and the caller re-reads.
+    /// The manager gives `session.version == expected_version + 1`. Rotation,
+    /// revocation and sliding all go through this one atomic step.
+    fn compare_and_swap(
+        &self,
+        expected_token_hash: String,
+        expected_version: i64,
+        session: Session,
+    ) -> Result<bool>;
 
     /// Every stored session of a user, revoked and expired ones included.
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>>;
 
-    /// Marks every not yet revoked session of a user as revoked at `at`, atomically.
-    /// Returns how many sessions it revoked.
+    /// Marks every not yet revoked session of a user as revoked at `at` (adding one to
+    /// each one's version), atomically. Returns how many sessions it revoked.
     fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64>;
 
     /// Removes every session whose `expires_at` is at or before `now`. Returns how many.
@@ -54,6 +96,7 @@ pub trait SessionStore: Send + Sync {
     fn count(&self) -> Result<u64>;
 
     /// Every stored session (revoked and expired ones included, until purged), oldest
-    /// first. Used to export a store; costs in proportion to the store's size.
-    fn all_sessions(&self) -> Result<Vec<Session>>;
+    /// first, and the records that could not be read. Used to export a store; costs in
+    /// proportion to the store's size.
+    fn all_sessions(&self) -> Result<SessionScan>;
 }

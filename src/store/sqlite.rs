@@ -28,7 +28,7 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row}
 use crate::clock::{from_nanos, to_nanos};
 use crate::error::{Result, SessionError};
 use crate::model::Session;
-use crate::store::SessionStore;
+use crate::store::{DamagedSession, SessionScan, SessionStore};
 use crate::token::TokenHash;
 
 /// How long a connection waits for another connection's (or process's) write lock
@@ -58,13 +58,15 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX sessions_token_hash ON sessions (token_hash);
     CREATE INDEX sessions_user_id ON sessions (user_id, created_at);
     CREATE INDEX sessions_expires_at ON sessions (expires_at);",
+    // 2: every change adds one to a session's version; compare-and-swap checks it.
+    "ALTER TABLE sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// The schema version this library writes: the number of [`MIGRATIONS`].
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const COLUMNS: &str = "id, user_id, token_hash, created_at, expires_at, absolute_expires_at, \
-     lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata";
+     lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version";
 
 /// Sessions kept in a SQLite database file, durable across restarts and shared by every
 /// process that opens the same file.
@@ -101,6 +103,10 @@ impl SqliteStore {
         if shown == ":memory:" {
             return Self::open_in_memory();
         }
+        // Before the first connection: lock with OFD locks, so a second SQLite in this
+        // process (the host's own) cannot write over ours (see `ofd_locks`).
+        super::ofd_locks::install()
+            .map_err(|e| store_error(format!("{shown}: cannot set up SQLite's file locks: {e}")))?;
         let writer = open_connection(path_ref, &shown)?;
         // Refuse a foreign file before anything (even the journal mode) is written.
         check_ownership(&writer, &shown)?;
@@ -190,27 +196,47 @@ impl SqliteStore {
             .query_row([key], StoredRow::read)
             .optional()
             .map_err(|e| self.error(action, &e))?;
-        row.map(|r| r.into_session(&self.path)).transpose()
+        row.map(|r| r.into_session(&self.path))
+            .transpose()
+            .map_err(|d| store_error(format!("{}: session {}: {}", self.path, d.id, d.reason)))
     }
 
-    /// Runs a query returning any number of sessions.
+    /// Runs a query returning any number of sessions. A damaged row (one that cannot
+    /// be read as a session) never hides the healthy ones: it is logged and listed in
+    /// the scan's `damaged`.
     fn query_many(
         &self,
         action: &str,
         sql: &str,
         params: &[&dyn rusqlite::ToSql],
-    ) -> Result<Vec<Session>> {
+    ) -> Result<SessionScan> {
         let conn = self.reader();
         let mut stmt = conn
             .prepare_cached(sql)
             .map_err(|e| self.error(action, &e))?;
         let rows = stmt
-            .query_map(params, StoredRow::read)
+            .query_map(params, StoredRow::read_lenient)
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.error(action, &e))?;
-        rows.into_iter()
-            .map(|r| r.into_session(&self.path))
-            .collect()
+        let mut scan = SessionScan {
+            sessions: Vec::with_capacity(rows.len()),
+            damaged: Vec::new(),
+        };
+        for row in rows {
+            match row.and_then(|r| r.into_session(&self.path)) {
+                Ok(session) => scan.sessions.push(session),
+                Err(damaged) => {
+                    log::warn!(
+                        "{}: {action}: skipped damaged session {}: {}",
+                        self.path,
+                        damaged.id,
+                        damaged.reason
+                    );
+                    scan.damaged.push(damaged);
+                }
+            }
+        }
+        Ok(scan)
     }
 
     /// Runs one writing statement (one transaction); returns the number of rows it
@@ -382,7 +408,12 @@ struct StoredRow {
     sliding_expiration: Option<bool>,
     bound_user_agent: Option<String>,
     metadata: Option<String>,
+    version: i64,
 }
+
+/// A row that could not even be read into a [`StoredRow`] (a column of the wrong type)
+/// yields this instead, so one bad row does not fail a whole query.
+type LenientRow = std::result::Result<StoredRow, DamagedSession>;
 
 impl StoredRow {
     fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
@@ -398,12 +429,30 @@ impl StoredRow {
             sliding_expiration: row.get(8)?,
             bound_user_agent: row.get(9)?,
             metadata: row.get(10)?,
+            version: row.get(11)?,
         })
     }
 
-    fn into_session(self, path: &str) -> Result<Session> {
-        let corrupt =
-            |what: &str| store_error(format!("{path}: session {}: corrupt {what}", self.id));
+    /// [`StoredRow::read`], turning a column of the wrong type into a damaged record.
+    fn read_lenient(row: &Row<'_>) -> rusqlite::Result<LenientRow> {
+        Ok(Self::read(row).map_err(|e| DamagedSession {
+            id: row
+                .get::<_, rusqlite::types::Value>(0)
+                .map(|v| match v {
+                    rusqlite::types::Value::Text(t) => t,
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default(),
+            reason: format!("unreadable column: {e}"),
+        }))
+    }
+
+    fn into_session(self, _path: &str) -> std::result::Result<Session, DamagedSession> {
+        let id = self.id.clone();
+        let corrupt = |what: &str| DamagedSession {
+            id: id.clone(),
+            reason: format!("corrupt {what}"),
+        };
         let hash: [u8; 32] = self
             .token_hash
             .as_slice()
@@ -427,6 +476,7 @@ impl StoredRow {
             bound_user_agent: self.bound_user_agent,
             lifetime: Duration::from_nanos(u64::try_from(self.lifetime_ns).unwrap_or(0)),
             absolute_expires_at: from_nanos(self.absolute_expires_at),
+            version: self.version,
             id: self.id,
             user_id: self.user_id,
         })
@@ -466,7 +516,7 @@ impl Columns {
     }
 
     /// The values of `session` (which these columns were made from), in `COLUMNS` order.
-    fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 11] {
+    fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 12] {
         [
             &session.id,
             &session.user_id,
@@ -479,9 +529,15 @@ impl Columns {
             &session.sliding_expiration,
             &session.bound_user_agent,
             &self.metadata,
+            &session.version,
         ]
     }
 }
+
+/// Inserts one session: the values of [`Columns::values`], in `COLUMNS` order.
+const INSERT: &str = "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, \
+     absolute_expires_at, lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, \
+     metadata, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 /// Which unique constraint a write violated.
 enum Duplicate {
@@ -507,15 +563,32 @@ fn duplicate_of(err: &rusqlite::Error) -> Option<Duplicate> {
 impl SessionStore for SqliteStore {
     fn insert(&self, session: Session) -> Result<()> {
         let c = Columns::of(&session)?;
-        self.write(
-            &format!(
-                "INSERT INTO sessions ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ),
-            &c.values(&session),
-        )
-        .map_err(|e| self.write_error("insert", &session.id, &e))?;
+        self.write(INSERT, &c.values(&session))
+            .map_err(|e| self.write_error("insert", &session.id, &e))?;
         Ok(())
+    }
+
+    fn insert_all(&self, sessions: Vec<Session>) -> Result<()> {
+        let columns = sessions
+            .iter()
+            .map(Columns::of)
+            .collect::<Result<Vec<_>>>()?;
+        let mut conn = self.writer.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.error("insert all: begin", &e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(INSERT)
+                .map_err(|e| self.error("insert all", &e))?;
+            for (session, c) in sessions.iter().zip(&columns) {
+                stmt.execute(c.values(session).as_slice())
+                    .map_err(|e| self.write_error("insert all", &session.id, &e))?;
+            }
+        }
+        // Dropping `tx` on an error above rolls everything back.
+        tx.commit()
+            .map_err(|e| self.error("insert all: commit", &e))
     }
 
     fn get(&self, session_id: String) -> Result<Option<Session>> {
@@ -531,19 +604,25 @@ impl SessionStore for SqliteStore {
         self.query_one("find by token hash", &sql, &hash.0)
     }
 
-    fn compare_and_swap(&self, expected_token_hash: String, session: Session) -> Result<bool> {
+    fn compare_and_swap(
+        &self,
+        expected_token_hash: String,
+        expected_version: i64,
+        session: Session,
+    ) -> Result<bool> {
         let Some(expected) = TokenHash::from_hex(&expected_token_hash) else {
             return Ok(false);
         };
         let c = Columns::of(&session)?;
         let mut values = c.values(&session).to_vec();
         values.push(&expected.0);
+        values.push(&expected_version);
         let changed = self
             .write(
                 "UPDATE sessions SET user_id = ?2, token_hash = ?3, created_at = ?4, \
                  expires_at = ?5, absolute_expires_at = ?6, lifetime_ns = ?7, revoked_at = ?8, \
-                 sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11 \
-                 WHERE id = ?1 AND token_hash = ?12 AND revoked_at IS NULL",
+                 sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11, version = ?12 \
+                 WHERE id = ?1 AND token_hash = ?13 AND version = ?14 AND revoked_at IS NULL",
                 &values,
             )
             .map_err(|e| self.write_error("compare and swap", &session.id, &e))?;
@@ -553,13 +632,16 @@ impl SessionStore for SqliteStore {
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
         let sql =
             format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at, id");
-        self.query_many("list for user", &sql, params![user_id])
+        Ok(self
+            .query_many("list for user", &sql, params![user_id])?
+            .sessions)
     }
 
     fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64> {
         let changed = self
             .write(
-                "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
+                 WHERE user_id = ?1 AND revoked_at IS NULL",
                 params![user_id, to_nanos(at)],
             )
             .map_err(|e| self.error("revoke all for user", &e))?;
@@ -584,7 +666,7 @@ impl SessionStore for SqliteStore {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    fn all_sessions(&self) -> Result<Vec<Session>> {
+    fn all_sessions(&self) -> Result<SessionScan> {
         let sql = format!("SELECT {COLUMNS} FROM sessions ORDER BY created_at, id");
         self.query_many("list all", &sql, params![])
     }

@@ -54,3 +54,121 @@ pub fn manager_with(config: SessionConfig) -> (Arc<SessionManager>, Arc<TestCloc
 pub fn manager() -> (Arc<SessionManager>, Arc<TestClock>) {
     manager_with(SessionConfig::default())
 }
+
+/// A hook run inside a store call, before the call itself.
+pub type Hook = Box<dyn FnOnce() + Send>;
+
+/// A memory store standing in for a host store, with faults and interleavings a test
+/// can script: hooks run before the next compare-and-swap (so another change can land
+/// between a caller's read and its write), a failing purge or batch insert, and a
+/// function that rewrites every session it returns (damaged records).
+pub struct HookedStore {
+    pub inner: Arc<dyn SessionStore>,
+    pub before_cas: Mutex<std::collections::VecDeque<Hook>>,
+    pub fail_purge: std::sync::atomic::AtomicBool,
+    pub fail_insert_all: std::sync::atomic::AtomicBool,
+    #[allow(clippy::type_complexity)]
+    pub tamper: Mutex<Option<Box<dyn Fn(sessions::Session) -> sessions::Session + Send>>>,
+}
+
+impl Default for HookedStore {
+    fn default() -> Self {
+        Self::over(Arc::new(sessions::MemoryStore::new()))
+    }
+}
+
+impl HookedStore {
+    /// Over a fresh memory store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Over `inner`.
+    pub fn over(inner: Arc<dyn SessionStore>) -> Self {
+        HookedStore {
+            inner,
+            before_cas: Mutex::default(),
+            fail_purge: Default::default(),
+            fail_insert_all: Default::default(),
+            tamper: Mutex::default(),
+        }
+    }
+
+    /// Runs `hook` at the start of the next compare-and-swap.
+    pub fn before_next_cas(&self, hook: impl FnOnce() + Send + 'static) {
+        self.before_cas.lock().push_back(Box::new(hook));
+    }
+
+    fn out(&self, s: sessions::Session) -> sessions::Session {
+        match &*self.tamper.lock() {
+            Some(f) => f(s),
+            None => s,
+        }
+    }
+}
+
+use sessions::{Session, SessionError, SessionScan, SessionStore};
+use std::sync::atomic::Ordering;
+
+impl SessionStore for HookedStore {
+    fn insert(&self, session: Session) -> Result<(), SessionError> {
+        self.inner.insert(session)
+    }
+    fn insert_all(&self, sessions: Vec<Session>) -> Result<(), SessionError> {
+        if self.fail_insert_all.load(Ordering::SeqCst) {
+            return Err(SessionError::Store {
+                reason: "insert_all is down".into(),
+            });
+        }
+        self.inner.insert_all(sessions)
+    }
+    fn get(&self, session_id: String) -> Result<Option<Session>, SessionError> {
+        Ok(self.inner.get(session_id)?.map(|s| self.out(s)))
+    }
+    fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>, SessionError> {
+        Ok(self
+            .inner
+            .find_by_token_hash(token_hash)?
+            .map(|s| self.out(s)))
+    }
+    fn compare_and_swap(
+        &self,
+        expected_token_hash: String,
+        expected_version: i64,
+        session: Session,
+    ) -> Result<bool, SessionError> {
+        let hook = self.before_cas.lock().pop_front();
+        if let Some(hook) = hook {
+            hook();
+        }
+        self.inner
+            .compare_and_swap(expected_token_hash, expected_version, session)
+    }
+    fn list_for_user(&self, user_id: String) -> Result<Vec<Session>, SessionError> {
+        Ok(self
+            .inner
+            .list_for_user(user_id)?
+            .into_iter()
+            .map(|s| self.out(s))
+            .collect())
+    }
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64, SessionError> {
+        self.inner.revoke_all_for_user(user_id, at)
+    }
+    fn purge_expired(&self, now: SystemTime) -> Result<u64, SessionError> {
+        if self.fail_purge.load(Ordering::SeqCst) {
+            return Err(SessionError::Store {
+                reason: "purge is down".into(),
+            });
+        }
+        self.inner.purge_expired(now)
+    }
+    fn count(&self) -> Result<u64, SessionError> {
+        self.inner.count()
+    }
+    fn all_sessions(&self) -> Result<SessionScan, SessionError> {
+        let mut scan = self.inner.all_sessions()?;
+        scan.sessions = scan.sessions.into_iter().map(|s| self.out(s)).collect();
+        Ok(scan)
+    }
+}

@@ -32,7 +32,9 @@ class ManualClock(sessions.Clock):
 
 
 class DictStore(sessions.SessionStore):
-    """A session store in Python dicts; one lock makes every method atomic."""
+    """A session store in Python dicts; one lock makes every method atomic. It keeps the
+    store contract: versions checked by compare-and-swap and bumped by every change it
+    makes itself, revocation final, batch inserts all or nothing."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -46,8 +48,24 @@ class DictStore(sessions.SessionStore):
     def insert(self, session):
         with self._lock:
             self._called("insert")
-            if session.id in self._by_id or session.token_hash in self._id_by_hash:
-                raise sessions.SessionError.Store(reason=f"duplicate session {session.id}")
+            self._insert_all([session])
+
+    def insert_all(self, sessions_):
+        with self._lock:
+            self._called("insert_all")
+            self._insert_all(sessions_)
+
+    def _insert_all(self, sessions_):
+        ids = {s.id for s in sessions_}
+        hashes = {s.token_hash for s in sessions_}
+        if (
+            len(ids) != len(sessions_)
+            or len(hashes) != len(sessions_)
+            or ids & self._by_id.keys()
+            or hashes & self._id_by_hash.keys()
+        ):
+            raise sessions.SessionError.Store(reason="duplicate session id or token hash")
+        for session in sessions_:
             self._by_id[session.id] = session
             self._id_by_hash[session.token_hash] = session.id
 
@@ -62,16 +80,19 @@ class DictStore(sessions.SessionStore):
             session_id = self._id_by_hash.get(token_hash)
             return self._by_id.get(session_id) if session_id is not None else None
 
-    def compare_and_swap(self, expected_token_hash, session):
+    def compare_and_swap(self, expected_token_hash, expected_version, session):
         with self._lock:
             self._called("compare_and_swap")
             current = self._by_id.get(session.id)
             if (
                 current is None
                 or current.token_hash != expected_token_hash
+                or current.version != expected_version
                 or current.revoked_at is not None
             ):
                 return False
+            if session.token_hash != current.token_hash and session.token_hash in self._id_by_hash:
+                raise sessions.SessionError.Store(reason="duplicate token hash")
             del self._id_by_hash[current.token_hash]
             self._by_id[session.id] = session
             self._id_by_hash[session.token_hash] = session.id
@@ -90,6 +111,7 @@ class DictStore(sessions.SessionStore):
             for s in self._by_id.values():
                 if s.user_id == user_id and s.revoked_at is None:
                     s.revoked_at = at
+                    s.version += 1
                     count += 1
             return count
 
@@ -105,7 +127,8 @@ class DictStore(sessions.SessionStore):
     def all_sessions(self):
         with self._lock:
             self._called("all_sessions")
-            return sorted(self._by_id.values(), key=lambda s: s.created_at)
+            ordered = sorted(self._by_id.values(), key=lambda s: s.created_at)
+            return sessions.SessionScan(sessions=ordered, damaged=[])
 
     def count(self):
         with self._lock:

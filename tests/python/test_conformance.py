@@ -35,6 +35,7 @@ EXPECT_KEYS = {
     "get": {"found"} | SESSION_FIELDS,
     "purge": {"count"},
     "count": {"count"},
+    "import": {"count", "error_field"},
 }
 
 
@@ -158,6 +159,8 @@ class Runner:
         except sessions.SessionError as e:
             assert "error" in expect, f"{where}: unexpected error {e!r}"
             self.check_error(e, expect["error"], where)
+            if "error_field" in expect:
+                assert e.field == expect["error_field"], f"{where}: error_field: {e.field!r}"
             return
         assert "error" not in expect, f"{where}: expected {expect['error']}, got {result!r}"
         try:
@@ -203,6 +206,9 @@ class Runner:
             return m.purge_expired, None
         if op == "count":
             return m.count, None
+        if op == "import":
+            text = json.dumps(step["entries"])
+            return (lambda: m.import_json(text)), None
         raise AssertionError(f"unknown op {op}")
 
     def check_result(self, op, step, expect, result, presented):
@@ -231,7 +237,7 @@ class Runner:
         elif op == "destroy":
             if "result" in expect:
                 assert result is expect["result"], f"result: {result}"
-        elif op in ("destroy_all", "purge", "count"):
+        elif op in ("destroy_all", "purge", "count", "import"):
             if "count" in expect:
                 assert result == expect["count"], f"count: {result} != {expect['count']}"
         elif op == "list":

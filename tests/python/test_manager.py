@@ -242,11 +242,15 @@ def test_no_binding_without_config(manager):
     assert manager.validate(s.token, "anything").valid
 
 
-def test_binding_without_user_agent_metadata(kind, clock):
+def test_binding_without_user_agent_metadata_is_refused(kind, clock):
+    # A binding manager never issues an unbound session: it would validate from any
+    # user agent (field report: binding failed open).
     m = make_manager(kind, clock, bind_to_user_agent=True)
-    s = m.create(options())
-    assert s.bound_user_agent is None
-    assert m.validate(s.token, "UA/9").valid
+    with pytest.raises(sessions.SessionError.UserAgentRequired):
+        m.create(options())
+    with pytest.raises(sessions.SessionError.UserAgentRequired):
+        m.create(options(metadata={"user-agent": "UA/9"}))
+    assert m.count() == 0
 
 
 # --- bug 6: expired at exactly expires_at --------------------------------------------

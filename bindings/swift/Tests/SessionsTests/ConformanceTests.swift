@@ -157,7 +157,7 @@ private struct Binding {
 private let stepKeys: Set<String> = [
     "op", "seconds", "at", "user_id", "expires_in_s", "metadata", "metadata_generate",
     "sliding", "as", "token", "token_literal", "token_repeat", "user_agent", "session",
-    "session_id_literal", "expect",
+    "session_id_literal", "expect", "entries",
 ]
 
 /// Expectation keys checked on a returned session.
@@ -176,6 +176,7 @@ private func expectKeys(_ op: String) throws -> ([String], Bool) {
     case "get": return (["found"], true)
     case "destroy": return (["result"], false)
     case "destroy_all", "purge", "count": return (["count"], false)
+    case "import": return (["count", "error_field"], false)
     case "list": return (["sessions"], false)
     default: throw ScenarioError("unknown op \(String(reflecting: op))")
     }
@@ -244,6 +245,19 @@ private final class Runner {
         case "get": try get(step, expect, diffs)
         case "purge": try checkCount(expect, diffs) { try self.manager.purgeExpired() }
         case "count": try checkCount(expect, diffs) { try self.manager.count() }
+        case "import":
+            guard let entries = step["entries"] else { throw ScenarioError("missing \"entries\"") }
+            let data = try JSONSerialization.data(withJSONObject: entries, options: [.fragmentsAllowed])
+            let json = String(decoding: data, as: UTF8.self)
+            if let wanted = try optStr(expect, "error_field") {
+                do {
+                    _ = try manager.importJson(json: json)
+                    diffs.push("expected an Import error on \(wanted), got success")
+                } catch let SessionError.Import(_, field, _) {
+                    diffs.eq("error_field", wanted, field ?? "")
+                }
+            }
+            try checkCount(expect, diffs) { try self.manager.importJson(json: json) }
         default: throw ScenarioError("unknown op \(String(reflecting: op))")
         }
         try diffs.check()

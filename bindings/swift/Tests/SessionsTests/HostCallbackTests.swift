@@ -46,14 +46,18 @@ final class HostCallbackTests: XCTestCase {
         assertThrows("Store", try store.insert(session: stored))
         var rotated = try refreshSession(session: stored)
         rotated.token = ""
-        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: "0000", session: rotated))
-        XCTAssertTrue(try store.compareAndSwap(expectedTokenHash: stored.tokenHash, session: rotated))
-        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: stored.tokenHash, session: rotated))
+        XCTAssertEqual(rotated.version, 2)
+        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: "0000", expectedVersion: 1, session: rotated))
+        // A change computed from another version is refused (a stale write).
+        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: stored.tokenHash, expectedVersion: 2, session: rotated))
+        XCTAssertTrue(try store.compareAndSwap(expectedTokenHash: stored.tokenHash, expectedVersion: 1, session: rotated))
+        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: stored.tokenHash, expectedVersion: 1, session: rotated))
         XCTAssertNil(try store.findByTokenHash(tokenHash: stored.tokenHash))
         let revoked = destroySession(session: rotated)
-        XCTAssertTrue(try store.compareAndSwap(expectedTokenHash: rotated.tokenHash, session: revoked))
+        XCTAssertEqual(revoked.version, 3)
+        XCTAssertTrue(try store.compareAndSwap(expectedTokenHash: rotated.tokenHash, expectedVersion: 2, session: revoked))
         // Revocation is final.
-        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: rotated.tokenHash, session: rotated))
+        XCTAssertFalse(try store.compareAndSwap(expectedTokenHash: rotated.tokenHash, expectedVersion: 3, session: rotated))
         let kept = try XCTUnwrap(try store.get(sessionId: session.id))
         XCTAssertNotNil(kept.revokedAt)
         // The boundary is the stored expiry: a Date that went through Rust (destroySession)
@@ -102,9 +106,10 @@ final class HostCallbackTests: XCTestCase {
             .InvalidConfig(reason: "r4"), .InvalidTokenLength(bytes: 1, min: 16, max: 1024),
             .InvalidToken, .SessionExpired, .SessionRevoked, .UserAgentMismatch,
             .SessionNotFound(sessionId: "id-ü"), .Random(reason: "r5"), .Store(reason: "r6"),
-            .Clock(reason: "r7"), .Import(reason: "r8 ✓"),
+            .Clock(reason: "r7"), .Import(entry: 3, field: "userId", reason: "r8 ✓"),
+            .Import(entry: nil, field: nil, reason: "r9"), .UserAgentRequired,
         ]
-        XCTAssertEqual(Set(cases.map(errorName)).count, 14)
+        XCTAssertEqual(Set(cases.map(errorName)).count, 15)
         let (manager, store, _) = try fixture()
         for error in cases {
             store.failWith(error)

@@ -263,10 +263,11 @@ class ManagerTests: XCTestCase {
         let next = try manager.refresh(token: session.token, userAgent: "UA/1")
         XCTAssertEqual(next.boundUserAgent, "UA/1")
 
-        // Without a userAgent in the metadata nothing is bound.
-        let unbound = try manager.create(options: options())
-        XCTAssertNil(unbound.boundUserAgent)
-        XCTAssertTrue(try manager.validate(token: unbound.token, userAgent: "anything").valid)
+        // A binding manager never issues an unbound session (field report: binding
+        // failed open): without a userAgent in the metadata, create fails.
+        let before = try manager.count()
+        assertThrows("UserAgentRequired", try manager.create(options: options()))
+        XCTAssertEqual(try manager.count(), before)
 
         // Revoked and expired are reported before the user agent.
         XCTAssertTrue(try manager.destroy(sessionId: session.id))
@@ -383,7 +384,8 @@ class ManagerTests: XCTestCase {
     func testExportImportRoundTrip() throws {
         let (source, clock) = try fixture(SessionConfig(bindToUserAgent: true))
         let live = try source.create(options: options(metadata: ["userAgent": "UA/1", "ip": "10.0.0.1"]))
-        let revoked = try source.create(options: options("bob", expiresIn: 600, sliding: true))
+        let revoked = try source.create(options: options("bob", expiresIn: 600,
+                                                         metadata: ["userAgent": "UA/2"], sliding: true))
         XCTAssertTrue(try source.destroy(sessionId: revoked.id))
         clock.advance(seconds: 10)
         let json = try source.exportJson()
@@ -404,7 +406,10 @@ class ManagerTests: XCTestCase {
         assertSameSession(imported, original)
         // Importing again: every id is a duplicate; nothing is imported.
         let error = assertThrows("Import", try target.importJson(json: json))
-        if case .Import(let reason)? = error { XCTAssertTrue(reason.contains("entry 0"), reason) }
+        if case .Import(let entry, let field, let reason)? = error {
+            XCTAssertEqual(entry, 0, reason)
+            XCTAssertEqual(field, "id", reason)
+        }
         XCTAssertEqual(try target.count(), 2)
         // An exported empty store is an empty array.
         XCTAssertEqual(try makeManager(clock: clock).exportJson(), "[]")

@@ -54,7 +54,9 @@ struct SwiftStoreFailure: Error, CustomStringConvertible {
 }
 
 /// A `SessionStore` written in Swift: one lock, a dictionary by id and an index by
-/// token hash. Every method is atomic under the lock, as the store contract requires.
+/// token hash. Every method is atomic under the lock, as the store contract requires:
+/// compare-and-swap checks the version, changes the store makes itself bump it,
+/// revocation is final, and a batch insert is all or nothing.
 final class SwiftStore: SessionStore, @unchecked Sendable {
     private let lock = NSLock()
     private var byId: [String: Session] = [:]
@@ -80,9 +82,27 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
     func insert(session: Session) throws {
         try lock.withLock {
             try enter("insert")
-            if byId[session.id] != nil || idByHash[session.tokenHash] != nil {
-                throw SessionError.Store(reason: "duplicate session id or token hash")
-            }
+            try add([session])
+        }
+    }
+
+    func insertAll(sessions: [Session]) throws {
+        try lock.withLock {
+            try enter("insertAll")
+            try add(sessions)
+        }
+    }
+
+    /// Adds all of `sessions` or, on any duplicate, none (call with the lock held).
+    private func add(_ sessions: [Session]) throws {
+        let ids = Set(sessions.map(\.id))
+        let hashes = Set(sessions.map(\.tokenHash))
+        if ids.count != sessions.count || hashes.count != sessions.count
+            || ids.contains(where: { byId[$0] != nil })
+            || hashes.contains(where: { idByHash[$0] != nil }) {
+            throw SessionError.Store(reason: "duplicate session id or token hash")
+        }
+        for session in sessions {
             byId[session.id] = session
             idByHash[session.tokenHash] = session.id
         }
@@ -102,11 +122,12 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func compareAndSwap(expectedTokenHash: String, session: Session) throws -> Bool {
+    func compareAndSwap(expectedTokenHash: String, expectedVersion: Int64, session: Session) throws -> Bool {
         try lock.withLock {
             try enter("compareAndSwap")
             guard let current = byId[session.id],
                   current.tokenHash == expectedTokenHash,
+                  current.version == expectedVersion,
                   current.revokedAt == nil
             else { return false }
             if session.tokenHash != current.tokenHash {
@@ -135,6 +156,7 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
             for (id, session) in byId where session.userId == userId && session.revokedAt == nil {
                 var changed = session
                 changed.revokedAt = at
+                changed.version += 1
                 byId[id] = changed
                 revoked += 1
             }
@@ -161,10 +183,11 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func allSessions() throws -> [Session] {
+    func allSessions() throws -> SessionScan {
         try lock.withLock {
             try enter("allSessions")
-            return byId.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+            let sorted = byId.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+            return SessionScan(sessions: sorted, damaged: [])
         }
     }
 }
@@ -321,6 +344,7 @@ func errorName(_ error: Error) -> String {
     case .Store: return "Store"
     case .Clock: return "Clock"
     case .Import: return "Import"
+    case .UserAgentRequired: return "UserAgentRequired"
     }
 }
 

@@ -126,6 +126,9 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         if (expect.has("error")) {
             if (error == null) fail("expected error ${expect.getString("error")}, but the call succeeded with ${outcome.getOrNull()}")
             assertEquals(expect.getString("error"), error.variant, "error")
+            if (expect.has("error_field")) {
+                assertEquals(expect.getString("error_field"), (error as SessionException.Import).field, "error_field")
+            }
         } else if (error != null) {
             fail("unexpected ${error.variant}: ${error.message}")
         }
@@ -147,6 +150,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         "get" -> m.get(sessionId(step))
         "purge" -> m.purgeExpired()
         "count" -> m.count()
+        "import" -> m.importJson(step.get("entries").toString())
         else -> fail("unknown op $op")
     }
 
@@ -202,11 +206,12 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
             "get" -> allowed += sessionKeys + "found"
             "destroy" -> allowed += "result"
             "destroy_all", "purge", "count" -> allowed += "count"
+            "import" -> allowed += setOf("count", "error_field")
             "list" -> allowed += "sessions"
         }
         (expect.keySet() - allowed).takeIf { it.isNotEmpty() }?.let { fail("expect keys $it are not defined for $op") }
         if (failed) {
-            (expect.keySet() - "error").takeIf { it.isNotEmpty() }?.let { fail("keys $it expected on a call that failed") }
+            (expect.keySet() - "error" - "error_field").takeIf { it.isNotEmpty() }?.let { fail("keys $it expected on a call that failed") }
             return
         }
         val session: Session? = when (op) {
@@ -226,7 +231,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
                 if (expect.has("result")) assertEquals(expect.getBoolean("result"), value as Boolean, "result")
                 null
             }
-            "destroy_all", "purge", "count" -> {
+            "destroy_all", "purge", "count", "import" -> {
                 if (expect.has("count")) assertEquals(expect.getLong("count").toULong(), value as ULong, "count")
                 null
             }

@@ -90,7 +90,8 @@ class DurableAndInterchangeTest {
                 assertEquals(mapOf("ip" to "1.2.3.4"), assertNotNull(to.get(a.id)).metadata)
                 // Importing the same sessions twice is refused as a whole.
                 val e = assertFailsWith<SessionException.Import> { to.importJson(json) }
-                assertTrue(e.reason.contains("entry 0"), e.reason)
+                assertEquals(0UL, e.entry, e.reason)
+                assertEquals("id", e.field)
                 assertEquals(2UL, to.count())
             }
         }

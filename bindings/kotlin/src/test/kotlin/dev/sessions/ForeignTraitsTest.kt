@@ -159,7 +159,8 @@ class ForeignTraitsTest {
             expect("UserAgentMismatch") { m.refresh(s.token, "other") }
             clock.advance(Duration.ofSeconds(1))
             expect("SessionExpired") { m.refresh(s.token, "UA") }
-            val t = m.create(opts("a"))
+            expect("UserAgentRequired") { m.create(opts("a")) }
+            val t = m.create(opts("a", metadata = mapOf("userAgent" to "UA")))
             m.destroy(t.id)
             expect("SessionRevoked") { m.refresh(t.token) }
             expect("SessionNotFound") { m.destroy("missing") }
@@ -180,20 +181,35 @@ class ForeignTraitsTest {
             .filter { SessionException::class.java.isAssignableFrom(it) }
             .map { it.simpleName }
             .toSet()
-        assertEquals(14, all.size)
+        assertEquals(15, all.size)
         assertEquals(all, seen)
     }
 
     @Test
-    fun `Kotlin clock values reach the session exactly, to the nanosecond`() {
+    fun `Kotlin clock values reach the session to the microsecond, rounded`() {
+        // Instants and durations are kept to whole microseconds, which every host type
+        // (Python datetime, Kotlin Instant, Swift Date) holds exactly.
         val at = Instant.parse("2030-06-15T12:34:56.123456789Z")
+        val kept = Instant.parse("2030-06-15T12:34:56.123457Z")
         clock.set(at)
         SessionManager(config(), clock).use { m ->
-            val s = m.create(opts("alice", expiresIn = Duration.ofNanos(1_500_000_001)))
-            assertEquals(at, s.createdAt)
-            assertEquals(at.plusNanos(1_500_000_001), s.expiresAt)
-            assertEquals(Duration.ofNanos(1_500_000_001), s.lifetime)
-            assertEquals(at, assertNotNull(m.get(s.id)).createdAt)
+            val s = m.create(opts("alice", expiresIn = Duration.ofNanos(1_500_000_501)))
+            assertEquals(kept, s.createdAt)
+            assertEquals(kept.plusNanos(1_500_001_000), s.expiresAt)
+            assertEquals(Duration.ofNanos(1_500_001_000), s.lifetime)
+            assertEquals(kept, assertNotNull(m.get(s.id)).createdAt)
+        }
+    }
+
+    @Test
+    fun `Kotlin clock readings outside the supported range are Clock errors`() {
+        for (at in listOf("1969-12-31T23:59:59.500Z", "1970-01-01T00:00:00.500Z", "2100-01-01T00:00:00Z")) {
+            clock.set(Instant.parse(at))
+            SessionManager(config(), clock).use { m ->
+                val e = assertFailsWith<SessionException.Clock>(at) { m.create(opts("alice")) }
+                assertTrue(e.reason.contains("outside the supported range"), e.reason)
+                assertEquals(0UL, m.count())
+            }
         }
     }
 }

@@ -28,7 +28,9 @@ class ManualClock(start: Instant = Instant.parse("2026-01-01T00:00:00Z")) : Cloc
 
 /**
  * A [SessionStore] implemented in Kotlin: two maps under one lock, so every method is
- * atomic, as the trait requires.
+ * atomic, as the trait requires. It keeps the store contract: compare-and-swap checks
+ * the version, changes it makes itself bump it, revocation is final, and a batch
+ * insert is all or nothing.
  */
 class KotlinStore : SessionStore {
     private val lock = Any()
@@ -53,18 +55,26 @@ class KotlinStore : SessionStore {
         if (session.token.isNotEmpty()) rawTokensSeen.incrementAndGet()
     }
 
-    override fun insert(session: Session) {
+    override fun insert(session: Session) = insertAll(listOf(session))
+
+    override fun insertAll(sessions: List<Session>) {
         enter()
-        observe(session)
+        sessions.forEach(::observe)
         synchronized(lock) {
-            if (byId.containsKey(session.id)) {
-                throw SessionException.Store("duplicate session id ${session.id}")
+            val ids = HashSet<String>()
+            val hashes = HashSet<String>()
+            for (session in sessions) {
+                if (byId.containsKey(session.id) || !ids.add(session.id)) {
+                    throw SessionException.Store("duplicate session id ${session.id}")
+                }
+                if (idByHash.containsKey(session.tokenHash) || !hashes.add(session.tokenHash)) {
+                    throw SessionException.Store("duplicate token hash")
+                }
             }
-            if (idByHash.containsKey(session.tokenHash)) {
-                throw SessionException.Store("duplicate token hash")
+            for (session in sessions) {
+                byId[session.id] = session.copy(token = "")
+                idByHash[session.tokenHash] = session.id
             }
-            byId[session.id] = session.copy(token = "")
-            idByHash[session.tokenHash] = session.id
         }
     }
 
@@ -78,12 +88,14 @@ class KotlinStore : SessionStore {
         return synchronized(lock) { idByHash[tokenHash]?.let { byId[it] } }
     }
 
-    override fun compareAndSwap(expectedTokenHash: String, session: Session): Boolean {
+    override fun compareAndSwap(expectedTokenHash: String, expectedVersion: Long, session: Session): Boolean {
         enter()
         observe(session)
         synchronized(lock) {
             val currentId = idByHash[expectedTokenHash] ?: return false
             if (currentId != session.id) return false
+            val current = byId.getValue(currentId)
+            if (current.version != expectedVersion || current.revokedAt != null) return false
             if (session.tokenHash != expectedTokenHash && idByHash.containsKey(session.tokenHash)) {
                 throw SessionException.Store("duplicate token hash")
             }
@@ -105,7 +117,7 @@ class KotlinStore : SessionStore {
             var revoked = 0UL
             for ((id, s) in byId) {
                 if (s.userId == userId && s.revokedAt == null) {
-                    byId[id] = s.copy(revokedAt = at)
+                    byId[id] = s.copy(revokedAt = at, version = s.version + 1)
                     revoked++
                 }
             }
@@ -130,9 +142,9 @@ class KotlinStore : SessionStore {
         return synchronized(lock) { byId.size.toULong() }
     }
 
-    override fun allSessions(): List<Session> {
+    override fun allSessions(): SessionScan {
         enter()
-        return synchronized(lock) { byId.values.sortedBy { it.createdAt } }
+        return synchronized(lock) { SessionScan(byId.values.sortedBy { it.createdAt }, emptyList()) }
     }
 }
 
