@@ -17,8 +17,8 @@
 #     no glibc symbol version above 2.17 and no shared library beyond glibc's own
 #     (scripts/check-native-lib.sh), and loads and runs there: a C program calls into it,
 #     the aarch64 one under qemu-user with Debian's aarch64 glibc (scripts/check-lib-runs.sh);
-#   - wheel and sdist contents: the thin layer, the generated module, the library,
-#     py.typed; the sdist carries the crate, Cargo.lock, uniffi.toml and the backend;
+#   - wheel and sdist contents: the thin layer and its type stub, the generated module,
+#     the library, py.typed; the sdist carries the crate, Cargo.lock, uniffi.toml and the backend;
 #   - the x86_64 wheel installs into a fresh virtualenv and works from outside the
 #     repository (create, validate, rotate, revoke, on a SQLite file).
 #
@@ -81,8 +81,9 @@ check_wheel() {
   local dir=$work/$arch entries
   mkdir -p "$dir"
   entries=$(unzip -Z1 "$wheel")
-  for entry in sessions/__init__.py sessions/py.typed sessions/_native/sessions.py \
-      sessions/_native/libsessions.so "sessions-$version.dist-info/METADATA"; do
+  for entry in sessions/__init__.py sessions/__init__.pyi sessions/py.typed \
+      sessions/_native/sessions.py sessions/_native/libsessions.so \
+      "sessions-$version.dist-info/METADATA"; do
     grep -qx "$entry" <<<"$entries" || fail "$entry is not in $name"
   done
   unzip -q -o "$wheel" sessions/_native/libsessions.so "sessions-$version.dist-info/METADATA" -d "$dir"
