@@ -18,7 +18,9 @@
 #     (scripts/check-native-lib.sh), and loads and runs there: a C program calls into it,
 #     the aarch64 one under qemu-user with Debian's aarch64 glibc (scripts/check-lib-runs.sh);
 #   - wheel and sdist contents: the thin layer and its type stub, the generated module,
-#     the library, py.typed; the sdist carries the crate, Cargo.lock, uniffi.toml and the backend;
+#     the library, py.typed; the sdist carries the crate, Cargo.lock, uniffi.toml and the
+#     backend, and describes itself with the readme the wheels have (and would be rebuilt
+#     with);
 #   - the x86_64 wheel installs into a fresh virtualenv and works from outside the
 #     repository (create, validate, rotate, revoke, on a SQLite file).
 #
@@ -119,7 +121,19 @@ for entry in pyproject.toml backend/sessions_build.py Cargo.toml Cargo.lock unif
     README.md PKG-INFO; do
   grep -q "^sessions-$version/\(.*/\)\?$entry\$" <<<"$sdist_entries" || fail "$entry is not in $(basename "$sdist")"
 done
-echo "$(basename "$sdist"): $(wc -l <<<"$sdist_entries") entries, crate and build backend included"
+# A wheel built from the sdist must describe itself as the sdist does: the same readme.
+tar -xzf "$sdist" -C "$work" "sessions-$version/PKG-INFO" "sessions-$version/README.md"
+"$PACK_VENV/bin/python" - "$work/sessions-$version" "$work/x86_64/sessions-$version.dist-info/METADATA" <<'PY' \
+  || fail "the sdist's description differs from the wheel's, or from the README.md it would be rebuilt from"
+import sys
+from email.parser import Parser
+root, wheel_meta = sys.argv[1], sys.argv[2]
+def body(path):
+    return Parser().parse(open(path, encoding="utf-8")).get_payload().strip()
+readme = open(f"{root}/README.md", encoding="utf-8").read().strip()
+sys.exit(0 if body(f"{root}/PKG-INFO") == body(wheel_meta) == readme else 1)
+PY
+echo "$(basename "$sdist"): $(wc -l <<<"$sdist_entries") entries, crate and build backend included; same description as the wheels"
 
 echo "==> the x86_64 wheel in a fresh virtualenv"
 "${PYTHON3:-python3}" -m venv "$work/venv"
