@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by test.sh and demo.sh (sourced, not run): builds the `sessions` wheel and
 # installs it into a fresh virtualenv.
 #
