@@ -48,6 +48,14 @@ def open_manager(config: sessions.SessionConfig, clock: HandClock, tmp: Path):
     return sessions.SessionManager.open(str(path), config, clock)
 
 
+class AuditLog(sessions.SessionListener):
+    """Writes one audit line per lifecycle event (ids only: an event never carries a
+    token or a hash)."""
+
+    def on_event(self, event: sessions.SessionEvent) -> None:
+        print(f"    audit: {event}")
+
+
 def main() -> None:
     clock = HandClock(datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc))
     config = sessions.SessionConfig(
@@ -57,6 +65,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         manager = open_manager(config, clock, Path(tmp))
+        manager.add_listener(AuditLog())
         browser = "Firefox/140 (Linux)"
 
         print(f"\nAt {clock.now():%H:%M} UTC Ada signs in from {browser}.")
@@ -85,8 +94,13 @@ def main() -> None:
         session = manager.refresh(old_token, browser)
         print(f"When she changes her password the app rotates her token: new token "
               f"{short(session.token)}, expiring at {session.expires_at:%H:%M}.")
-        print(f"The old token {short(old_token)} is refused at once: "
-              f"{manager.validate(old_token, browser).error.name}.")
+        again = manager.refresh(old_token, browser)
+        print(f"A second tab that refreshes with the old token {short(old_token)} within the "
+              f"10-second rotation grace gets the same new token: {again.token == session.token}.")
+        clock.advance(seconds=10)
+        print(f"After the grace the old token is refused, and presenting it would revoke the "
+              f"session as a stolen token (TokenReused); the new one works: "
+              f"{manager.validate(session.token, browser).valid}.")
 
         print("\nAda also signs in on her phone.")
         phone = manager.create(sessions.CreateSessionOptions(

@@ -182,6 +182,27 @@ def error(cls: type) -> list[str]:
     return out
 
 
+def tagged_union(cls: type) -> list[str]:
+    """An enum whose variants carry fields (UniFFI makes each a nested class)."""
+    out = [f"class {cls.__name__}:"]
+    out += docstring(own_doc(cls) or "", "    ")
+    for name, variant in vars(cls).items():
+        if not (isinstance(variant, type) and issubclass(variant, cls)):
+            continue
+        hints = typing.get_type_hints(variant.__init__, vars(sys.modules[cls.__module__]))
+        fields = [(p, fmt(hints[p])) for p in inspect.signature(variant.__init__).parameters if p != "self"]
+        out.append(f"    class {name}({cls.__name__}):")
+        out += docstring(own_doc(variant) or "", "        ")
+        for field, kind in fields:
+            out.append(f"        {field}: {kind}")
+        params = ", ".join(["self"] + [f"{f}: {k}" for f, k in fields])
+        out.append(f"        def __init__({params}) -> None: ...")
+    for name in vars(cls):
+        if name.startswith("is_"):
+            out.append(f"    def {name}(self) -> bool: ...")
+    return out
+
+
 def interface(cls: type, methods: typing.Iterable[str]) -> list[str]:
     out = [f"class {cls.__name__}:"]
     out += docstring(own_doc(cls) or "", "    ")
@@ -209,8 +230,12 @@ def stub() -> str:
         elif obj is sessions.SessionManager:
             members = [n for n, a in vars(obj).items() if not n.startswith("_") or n == "__init__"]
             blocks.append(interface(obj, members))
-        elif obj in (sessions.Clock, sessions.SessionStore):
+        elif obj in (sessions.Clock, sessions.SessionStore, sessions.SessionListener):
             blocks.append(interface(obj, obj._sessions_methods))
+        elif isinstance(obj, type) and any(
+            isinstance(v, type) and issubclass(v, obj) and v is not obj for v in vars(obj).values()
+        ):
+            blocks.append(tagged_union(obj))
         elif inspect.isfunction(obj):
             functions.append(signature(obj, name, ""))
         else:

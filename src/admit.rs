@@ -61,6 +61,30 @@ pub(crate) fn stored(mut s: Session) -> Result<Session, FieldError> {
     s.expires_at = instant("expires_at", s.expires_at)?;
     s.absolute_expires_at = instant("absolute_expires_at", s.absolute_expires_at)?;
     s.revoked_at = s.revoked_at.map(|t| instant("revoked_at", t)).transpose()?;
+    s.rotated_at = s.rotated_at.map(|t| instant("rotated_at", t)).transpose()?;
+    s.previous_token_hash = s
+        .previous_token_hash
+        .map(|h| {
+            TokenHash::from_hex(&h)
+                .map(TokenHash::to_hex)
+                .ok_or_else(|| error("previous_token_hash", "not 64 hex digits"))
+        })
+        .transpose()?;
+    if s.previous_token_hash.as_ref() == Some(&s.token_hash) {
+        return Err(error("previous_token_hash", "the same as token_hash"));
+    }
+    if let Some(key) = &s.rotation_key {
+        let mut bytes = [0u8; 32];
+        if const_hex::decode_to_slice(key, &mut bytes).is_err() {
+            return Err(error("rotation_key", "not 64 hex digits"));
+        }
+        if s.previous_token_hash.is_none() || s.rotated_at.is_none() {
+            return Err(error(
+                "rotation_key",
+                "set without previous_token_hash and rotated_at",
+            ));
+        }
+    }
     s.lifetime = clock::round_duration(s.lifetime);
     if s.expires_at <= s.created_at {
         return Err(error("expires_at", "not after created_at"));

@@ -99,6 +99,17 @@ pub enum SessionError {
     /// was given none: an unbound session would validate from any user agent.
     #[error("this manager binds sessions to a user agent, and none was given: put the client's user agent in metadata[\"userAgent\"] when creating the session")]
     UserAgentRequired,
+    /// A token rotated out longer than `rotation_grace` ago was presented again: the
+    /// signature of a stolen token. The whole session has been revoked.
+    #[error("this token was replaced by a refresh and presented again after the rotation grace: it may have been stolen, so the whole session has been revoked; the client must sign in again")]
+    TokenReused,
+    /// `create` would give the user more than `max_sessions_per_user` active sessions,
+    /// and `session_limit_action` is `Refuse`.
+    #[error("the user already has {limit} active sessions, the most allowed (max_sessions_per_user); sign out of one first")]
+    SessionLimitReached {
+        /// The configured limit.
+        limit: u32,
+    },
 }
 
 /// Anything else a host store raises (a host clock's errors are `ClockError`s).

@@ -8,7 +8,10 @@
 //! back identically; import takes any
 //! offset and fraction (JavaScript's `Date.toJSON` form included). Export adds
 //! `lifetimeMs` (or `lifetimeUs` when the lifetime is not whole milliseconds),
-//! `absoluteExpiresAt` and `version`, which import accepts but does not require. A raw
+//! `absoluteExpiresAt` and `version`, and for a refreshed session `previousTokenHash`,
+//! `rotatedAt` and `rotationKey` (the rotation grace's state: with the predecessor
+//! token it gives the current one, so treat an export as a secret, like the store),
+//! which import accepts but does not require. A raw
 //! token is never written; one found in the input is ignored.
 //!
 //! Every imported entry passes the same checks and limits as a session made by
@@ -54,6 +57,12 @@ struct Exported<'a> {
     lifetime_us: Option<u64>,
     absolute_expires_at: String,
     version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_token_hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation_key: Option<&'a str>,
 }
 
 impl<'a> Exported<'a> {
@@ -77,6 +86,9 @@ impl<'a> Exported<'a> {
                 .then(|| u64::try_from(s.lifetime.as_micros()).unwrap_or(u64::MAX)),
             absolute_expires_at: format_time(s.absolute_expires_at),
             version: s.version,
+            previous_token_hash: s.previous_token_hash.as_deref(),
+            rotated_at: s.rotated_at.map(format_time),
+            rotation_key: s.rotation_key.as_deref(),
         }
     }
 }
@@ -115,6 +127,9 @@ fn json_name(field: &str) -> &str {
         "bound_user_agent" => "boundUserAgent",
         "lifetime" => "lifetimeMs",
         "absolute_expires_at" => "absoluteExpiresAt",
+        "previous_token_hash" => "previousTokenHash",
+        "rotated_at" => "rotatedAt",
+        "rotation_key" => "rotationKey",
         other => other,
     }
 }
@@ -186,9 +201,13 @@ impl SessionManager {
     pub fn import_json(&self, json: String) -> Result<u64> {
         let sessions = parse(&json, self.policy())?;
         let total = sessions.len();
-        if let Err(e) = self.store().insert_all(sessions.clone()) {
-            // Name the entry when the store refused a duplicate.
-            self.check_not_stored(&sessions)?;
+        // Kept to name the entry if the store refuses a duplicate.
+        let keys: Vec<(String, String)> = sessions
+            .iter()
+            .map(|s| (s.id.clone(), s.token_hash.clone()))
+            .collect();
+        if let Err(e) = self.store().insert_all(sessions) {
+            self.check_not_stored(&keys)?;
             return Err(e);
         }
         log::debug!("{total} sessions imported");
@@ -198,18 +217,19 @@ impl SessionManager {
 
 impl SessionManager {
     /// Refuses sessions whose id or token hash is already in the store.
-    fn check_not_stored(&self, sessions: &[Session]) -> Result<()> {
-        for (i, s) in sessions.iter().enumerate() {
-            if self.store().get(s.id.clone())?.is_some() {
+    /// `keys` are the entries' (id, token hash).
+    fn check_not_stored(&self, keys: &[(String, String)]) -> Result<()> {
+        for (i, (id, token_hash)) in keys.iter().enumerate() {
+            if self.store().get(id.clone())?.is_some() {
                 return Err(entry_error(
                     i,
                     Some("id"),
-                    format!("a session with id {} is already stored", s.id),
+                    format!("a session with id {id} is already stored"),
                 ));
             }
             if self
                 .store()
-                .find_by_token_hash(s.token_hash.clone())?
+                .find_by_token_hash(token_hash.clone())?
                 .is_some()
             {
                 return Err(entry_error(
@@ -444,6 +464,9 @@ fn parse_entry(item: &Value, policy: &Policy) -> Parsed<Session> {
         lifetime,
         absolute_expires_at,
         version,
+        previous_token_hash: f.optional_string("previousTokenHash")?.map(str::to_owned),
+        rotated_at: f.optional_time("rotatedAt")?,
+        rotation_key: f.optional_string("rotationKey")?.map(str::to_owned),
     };
     Ok(admit::imported(policy, session)?)
 }

@@ -12,8 +12,10 @@ mod admit;
 mod clock;
 mod durable;
 mod error;
+mod events;
 mod interchange;
 mod manager;
+mod metadata;
 mod model;
 mod rules;
 pub mod store;
@@ -23,10 +25,12 @@ use std::time::SystemTime;
 
 pub use clock::{Clock, ClockError, SystemClock};
 pub use error::SessionError;
+pub use events::{ListenerError, RevocationReason, SessionEvent, SessionListener};
 pub use manager::SessionManager;
 pub use model::{
-    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
-    DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
+    CreateSessionOptions, PublicSession, Session, SessionConfig, SessionLimitAction,
+    ValidationError, ValidationResult, DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
+    DEFAULT_ROTATION_GRACE,
 };
 pub use store::{DamagedSession, MemoryStore, SessionScan, SessionStore, SqliteStore};
 pub use token::{DEFAULT_TOKEN_BYTES, MAX_TOKEN_BYTES, MIN_TOKEN_BYTES};

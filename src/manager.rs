@@ -7,8 +7,10 @@ use std::time::SystemTime;
 use crate::admit;
 use crate::clock::{self, to_nanos, Clock, SystemClock};
 use crate::error::{Result, SessionError};
+use crate::events::{Listeners, RevocationReason, SessionEvent};
 use crate::model::{
-    CreateSessionOptions, PublicSession, Session, SessionConfig, ValidationError, ValidationResult,
+    CreateSessionOptions, PublicSession, Session, SessionConfig, SessionLimitAction,
+    ValidationError, ValidationResult,
 };
 use crate::rules::{self, Policy};
 use crate::store::{MemoryStore, SessionStore};
@@ -17,7 +19,7 @@ use crate::token::{TokenHash, MAX_TOKEN_CHARS};
 /// How often an operation retries after losing a compare-and-swap race (it only loses
 /// when another caller changed the session in between, e.g. slid it) before it reports
 /// the session as too busy to change (`Store`).
-const CAS_ATTEMPTS: usize = 8;
+pub(crate) const CAS_ATTEMPTS: usize = 8;
 
 /// Creates, validates, rotates, revokes and purges sessions in a store.
 ///
@@ -36,6 +38,15 @@ pub struct SessionManager {
     /// from checked sessions. Any other store's records are checked as they come back
     /// (see [`admit::stored`]) before the manager relies on them.
     trusted_store: bool,
+    /// Lifecycle listeners (see `add_listener`).
+    listeners: Listeners,
+}
+
+/// A session found by a presented token: through its current token, or through the
+/// token its current one replaced (its immediate predecessor).
+enum Found {
+    Current(Session),
+    Predecessor(Session),
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -76,6 +87,7 @@ impl SessionManager {
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             last_auto_purge: AtomicI64::new(i64::MIN),
             trusted_store: false,
+            listeners: Listeners::default(),
         }
     }
 
@@ -107,10 +119,64 @@ impl SessionManager {
         if first || !claimed {
             return;
         }
-        match self.store.purge_expired(now) {
+        match self.purge(now) {
             Ok(purged) => log::debug!("auto purge removed {purged} expired sessions"),
             Err(e) => log::warn!("auto purge failed: {e}"),
         }
+    }
+
+    /// Purges at `now`, with its event.
+    fn purge(&self, now: SystemTime) -> Result<u64> {
+        self.listeners.change(|| {
+            let count = self.store.purge_expired(now)?;
+            let events = if count > 0 {
+                vec![SessionEvent::Purged { count }]
+            } else {
+                Vec::new()
+            };
+            Ok((count, events))
+        })
+    }
+
+    /// Runs a change and delivers its events (see [`Listeners::change`]).
+    pub(crate) fn change<T>(
+        &self,
+        change: impl FnOnce() -> Result<(T, Vec<SessionEvent>)>,
+    ) -> Result<T> {
+        self.listeners.change(change)
+    }
+
+    /// Revokes `session` (as read) at `now` for `reason`: `Ok(true)` once revoked by
+    /// this call, `Ok(false)` when another change came first (re-read and decide).
+    fn revoke(&self, session: &Session, now: SystemTime, reason: RevocationReason) -> Result<bool> {
+        let mut revoked = session.clone();
+        revoked.revoked_at = Some(now);
+        revoked.version = session.version.saturating_add(1);
+        revoked.token.clear();
+        let event = SessionEvent::Revoked {
+            session_id: session.id.clone(),
+            user_id: session.user_id.clone(),
+            reason,
+        };
+        self.swap(session, revoked, event)
+    }
+
+    /// Replaces `read` (a session as read) with `next` by one compare-and-swap on
+    /// `read`'s token hash and version, and delivers `event` if it was replaced.
+    /// `Ok(false)` means another change came first: re-read and decide again.
+    pub(crate) fn swap(&self, read: &Session, next: Session, event: SessionEvent) -> Result<bool> {
+        self.change(|| {
+            let done = self
+                .store
+                .compare_and_swap(read.token_hash.clone(), read.version, next)?;
+            Ok((done, if done { vec![event] } else { Vec::new() }))
+        })
+    }
+
+    /// A session as callers see it: never the rotation key.
+    fn shown(mut session: Session) -> Session {
+        session.rotation_key = None;
+        session
     }
 
     /// The clock's reading, rounded to the microsecond; a reading outside the
@@ -132,6 +198,21 @@ impl SessionManager {
         admit::stored(session).map_err(|e| SessionError::Store {
             reason: format!("the store returned a damaged session {id:?}: {e}"),
         })
+    }
+
+    /// The stored session with this id, checked (for the other modules of the manager).
+    pub(crate) fn read_session(&self, session_id: &str) -> Result<Option<Session>> {
+        self.read_by_id(session_id)
+    }
+
+    /// The clock's checked reading (for the other modules of the manager).
+    pub(crate) fn current_time(&self) -> Result<SystemTime> {
+        self.now()
+    }
+
+    /// The lifecycle listeners.
+    pub(crate) fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 
     /// The stored session with this id, checked.
@@ -169,19 +250,43 @@ impl SessionManager {
         &self.policy
     }
 
-    /// The stored session whose token hash is `hex` (the hex form of `hash`), checked a
-    /// second time in constant time, so a store that matched loosely (or a host store
-    /// with a bug) can never let a wrong token through.
+    /// The stored session whose current or previous token hash is `hex` (the hex form
+    /// of `hash`), checked a second time in constant time, so a store that matched
+    /// loosely (or a host store with a bug) can never let a wrong token through.
     #[inline]
-    fn lookup(&self, hash: &TokenHash, hex: String) -> Result<Option<Session>> {
-        let mut found = self.store.find_by_token_hash(hex)?;
-        if !found
-            .as_ref()
-            .is_some_and(|s| hash.matches_hex(&s.token_hash))
-        {
-            found = None;
+    fn lookup(&self, hash: &TokenHash, hex: String) -> Result<Option<Found>> {
+        let Some(session) = self.store.find_by_token_hash(hex)? else {
+            return Ok(None);
+        };
+        if hash.matches_hex(&session.token_hash) {
+            return self.admitted(session).map(|s| Some(Found::Current(s)));
         }
-        found.map(|s| self.admitted(s)).transpose()
+        if session
+            .previous_token_hash
+            .as_deref()
+            .is_some_and(|p| hash.matches_hex(p))
+        {
+            return self.admitted(session).map(|s| Some(Found::Predecessor(s)));
+        }
+        Ok(None)
+    }
+
+    /// What presenting the predecessor of `session`'s token means at `now`: within the
+    /// rotation grace, `Ok(())` (it stands for the current token); after it, token
+    /// reuse: the session is revoked and the caller gets `TokenReused`. `Ok(false)`
+    /// from the revocation means the session changed meanwhile: the caller re-reads.
+    fn predecessor_presented(&self, session: &Session, now: SystemTime) -> Result<Option<()>> {
+        if rules::within_grace(session.rotated_at, self.policy.rotation_grace, now) {
+            return Ok(Some(()));
+        }
+        if self.revoke(session, now, RevocationReason::TokenReuse)? {
+            log::warn!(
+                "session {} revoked: a rotated-out token was presented after the grace",
+                session.id
+            );
+            return Err(SessionError::TokenReused);
+        }
+        Ok(None)
     }
 
     /// Why a refresh of `read` (a session read by its token) lost its compare-and-swap:
@@ -193,6 +298,11 @@ impl SessionManager {
             None => Err(SessionError::InvalidToken),
             Some(current) if current.revoked_at.is_some() => Err(SessionError::SessionRevoked),
             Some(current) if rules::is_expired(&current, now) => Err(SessionError::SessionExpired),
+            // Rotated by another caller: the next lookup finds the session through its
+            // predecessor (this token) and applies the grace.
+            Some(current) if current.previous_token_hash.as_ref() == Some(&read.token_hash) => {
+                Ok(())
+            }
             Some(current) if current.token_hash != read.token_hash => {
                 Err(SessionError::InvalidToken)
             }
@@ -238,12 +348,39 @@ impl SessionManager {
     /// the raw token. With `bind_to_user_agent`, the session is bound to
     /// `metadata["userAgent"]`, which must then be present (`UserAgentRequired`
     /// otherwise: a binding manager never issues an unbound session).
+    ///
+    /// With `max_sessions_per_user`, the user's oldest active sessions are revoked in
+    /// the same atomic step to make room, or (`session_limit_action` = `Refuse`) the
+    /// call fails with `SessionLimitReached`.
     pub fn create(&self, options: CreateSessionOptions) -> Result<Session> {
         let now = self.now()?;
         let session = self.policy.new_session(options, now)?;
         let mut stored = session.clone();
         stored.token.clear();
-        self.store.insert(stored)?;
+        self.change(|| {
+            let revoked = match self.policy.max_sessions_per_user {
+                None => {
+                    self.store.insert(stored)?;
+                    Vec::new()
+                }
+                Some(limit) => self.store.insert_limited(
+                    stored,
+                    limit,
+                    now,
+                    self.policy.session_limit_action == SessionLimitAction::RevokeOldest,
+                )?,
+            };
+            let mut events = vec![SessionEvent::Created {
+                session_id: session.id.clone(),
+                user_id: session.user_id.clone(),
+            }];
+            events.extend(revoked.into_iter().map(|id| SessionEvent::Revoked {
+                session_id: id,
+                user_id: session.user_id.clone(),
+                reason: RevocationReason::SessionLimit,
+            }));
+            Ok(((), events))
+        })?;
         self.auto_purge(now);
         log::debug!(
             "session {} created for user {}",
@@ -263,35 +400,50 @@ impl SessionManager {
             return Ok(ValidationResult::fail(ValidationError::InvalidToken));
         };
         let hex = hash.to_hex();
+        let user_agent = user_agent.as_deref();
         for _ in 0..CAS_ATTEMPTS {
-            // The session stays in its `Option` until it is returned: a `Session` is
-            // 256 bytes, and validate is the hot path.
-            let mut found = self.lookup(&hash, hex.clone())?;
-            let Some(session) = found.as_mut() else {
+            let Some(found) = self.lookup(&hash, hex.clone())? else {
                 return Ok(ValidationResult::fail(ValidationError::InvalidToken));
             };
             let now = self.now()?;
-            if let Some(error) = rules::check(session, now, user_agent.as_deref()) {
+            let mut session = match found {
+                Found::Current(session) => session,
+                Found::Predecessor(session) => {
+                    if let Some(error) = rules::check(&session, now, user_agent) {
+                        return Ok(ValidationResult::fail(error));
+                    }
+                    match self.predecessor_presented(&session, now) {
+                        Ok(Some(())) => session,
+                        Ok(None) => continue,
+                        Err(SessionError::TokenReused) => {
+                            return Ok(ValidationResult::fail(ValidationError::TokenReused))
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            if let Some(error) = rules::check(&session, now, user_agent) {
                 return Ok(ValidationResult::fail(error));
             }
-            if let Some(expires_at) = rules::slide_due(session, now) {
+            if let Some(expires_at) = rules::slide_due(&session, now) {
                 let read_version = session.version;
                 session.expires_at = expires_at;
                 session.version = read_version.saturating_add(1);
+                if !rules::within_grace(session.rotated_at, self.policy.rotation_grace, now) {
+                    // The grace is over: the rotation key has no use left.
+                    session.rotation_key = None;
+                }
+                let current = session.token_hash.clone();
                 if !self
                     .store
-                    .compare_and_swap(hex.clone(), read_version, session.clone())?
+                    .compare_and_swap(current, read_version, session.clone())?
                 {
                     // Another change came first: re-read, so this slide is never
                     // written over it.
                     continue;
                 }
             }
-            return Ok(ValidationResult {
-                valid: true,
-                session: found,
-                error: None,
-            });
+            return Ok(ValidationResult::ok(Self::shown(session)));
         }
         Err(Self::busy("(validated)", "validated"))
     }
@@ -301,19 +453,13 @@ impl SessionManager {
     /// Fails with `SessionNotFound` for an unknown id.
     pub fn destroy(&self, session_id: String) -> Result<bool> {
         for _ in 0..CAS_ATTEMPTS {
-            let Some(mut session) = self.read_by_id(&session_id)? else {
+            let Some(session) = self.read_by_id(&session_id)? else {
                 return Err(SessionError::SessionNotFound { session_id });
             };
             if session.revoked_at.is_some() {
                 return Ok(false);
             }
-            let read_version = session.version;
-            session.revoked_at = Some(self.now()?);
-            session.version = read_version.saturating_add(1);
-            if self
-                .store
-                .compare_and_swap(session.token_hash.clone(), read_version, session)?
-            {
+            if self.revoke(&session, self.now()?, RevocationReason::Destroy)? {
                 log::debug!("session {session_id} revoked");
                 return Ok(true);
             }
@@ -333,21 +479,39 @@ impl SessionManager {
             return Err(SessionError::InvalidToken);
         };
         let hex = hash.to_hex();
+        let user_agent = user_agent.as_deref();
         for _ in 0..CAS_ATTEMPTS {
-            let Some(session) = self.lookup(&hash, hex.clone())? else {
+            let Some(found) = self.lookup(&hash, hex.clone())? else {
                 return Err(SessionError::InvalidToken);
             };
             let now = self.now()?;
-            rules::check_refreshable(&session, now, user_agent.as_deref())?;
-            let next = rules::refreshed(&session, now, false)?;
+            let session = match found {
+                Found::Predecessor(session) => {
+                    rules::check_refreshable(&session, now, user_agent)?;
+                    if self.predecessor_presented(&session, now)?.is_none() {
+                        continue;
+                    }
+                    // Within the grace: the same token the rotation gave, reproduced
+                    // from its key; nothing is written.
+                    let token = rules::reproduce_successor(&session, &token)
+                        .ok_or(SessionError::InvalidToken)?;
+                    let mut same = Self::shown(session);
+                    same.token = token;
+                    return Ok(same);
+                }
+                Found::Current(session) => session,
+            };
+            rules::check_refreshable(&session, now, user_agent)?;
+            let next = rules::rotated(&session, &hash, &token, now)?;
             let mut stored = next.clone();
             stored.token.clear();
-            if self
-                .store
-                .compare_and_swap(hex.clone(), session.version, stored)?
-            {
+            let event = SessionEvent::Rotated {
+                session_id: session.id.clone(),
+                user_id: session.user_id.clone(),
+            };
+            if self.swap(&session, stored, event)? {
                 log::debug!("session {} rotated", next.id);
-                return Ok(next);
+                return Ok(Self::shown(next));
             }
             self.refresh_lost(&session, now)?;
         }
@@ -361,14 +525,27 @@ impl SessionManager {
         let mut sessions = self.healthy(self.store.list_for_user(user_id)?);
         sessions.retain(|s| s.revoked_at.is_none() && !rules::is_expired(s, now));
         sessions.sort_by_key(|s| s.created_at);
-        Ok(sessions)
+        Ok(sessions.into_iter().map(Self::shown).collect())
     }
 
     /// Revokes every session of a user at once ("sign out everywhere"). Returns how
     /// many sessions were revoked.
     pub fn destroy_all_for_user(&self, user_id: String) -> Result<u64> {
         rules::check_user_id(&user_id)?;
-        let count = self.store.revoke_all_for_user(user_id, self.now()?)?;
+        let now = self.now()?;
+        let count = self.change(|| {
+            let revoked = self.store.revoke_all_for_user(user_id.clone(), now)?;
+            let count = revoked.len() as u64;
+            let events = revoked
+                .into_iter()
+                .map(|session_id| SessionEvent::Revoked {
+                    session_id,
+                    user_id: user_id.clone(),
+                    reason: RevocationReason::DestroyAll,
+                })
+                .collect();
+            Ok((count, events))
+        })?;
         log::debug!("{count} sessions revoked for one user");
         Ok(count)
     }
@@ -380,13 +557,13 @@ impl SessionManager {
 
     /// The stored session with this id (its `token` is empty), or `None`.
     pub fn get(&self, session_id: String) -> Result<Option<Session>> {
-        self.read_by_id(&session_id)
+        Ok(self.read_by_id(&session_id)?.map(Self::shown))
     }
 
     /// Removes every expired session (revoked ones included once expired). Returns how
     /// many were removed; costs in proportion to that number, not to the store's size.
     pub fn purge_expired(&self) -> Result<u64> {
-        self.store.purge_expired(self.now()?)
+        self.purge(self.now()?)
     }
 
     /// How many sessions the store holds, revoked and expired ones included until purged.

@@ -58,6 +58,20 @@ pub struct Session {
     /// never undo a newer one. Positive.
     #[uniffi(default = 1)]
     pub version: i64,
+    /// The hash of the token this session's current token replaced (its immediate
+    /// predecessor), if it was ever refreshed. Presented within `rotation_grace` of
+    /// `rotated_at`, that token still works; after it, it is treated as stolen.
+    #[uniffi(default)]
+    pub previous_token_hash: Option<String>,
+    /// When the current token replaced the previous one.
+    #[uniffi(default)]
+    pub rotated_at: Option<SystemTime>,
+    /// Lowercase hex of 32 random bytes from which the current token is derived from
+    /// the previous one (HMAC-SHA256), so a refresh within the grace window returns the
+    /// same token without the token itself being stored. Only stores see it: the
+    /// manager never returns it, and it is never printed.
+    #[uniffi(default)]
+    pub rotation_key: Option<String>,
 }
 
 /// Shown without secrets: the raw token as `<redacted>` (or empty when the session
@@ -80,6 +94,12 @@ impl fmt::Debug for Session {
             .field("lifetime", &self.lifetime)
             .field("absolute_expires_at", &Instant(self.absolute_expires_at))
             .field("version", &self.version)
+            .field(
+                "previous_token_hash",
+                &self.previous_token_hash.as_deref().map(HashPrefix),
+            )
+            .field("rotated_at", &self.rotated_at.map(Instant))
+            .field("rotation_key", &self.rotation_key.as_deref().map(Redacted))
             .finish()
     }
 }
@@ -195,6 +215,9 @@ pub enum ValidationError {
     SessionRevoked,
     /// The session is bound to another user agent.
     UserAgentMismatch,
+    /// The token was rotated out longer than `rotation_grace` ago and presented again:
+    /// the signature of a stolen token. The whole session has been revoked.
+    TokenReused,
 }
 
 /// The same sentence as the matching `SessionError`.
@@ -212,8 +235,20 @@ impl From<ValidationError> for crate::error::SessionError {
             ValidationError::SessionExpired => E::SessionExpired,
             ValidationError::SessionRevoked => E::SessionRevoked,
             ValidationError::UserAgentMismatch => E::UserAgentMismatch,
+            ValidationError::TokenReused => E::TokenReused,
         }
     }
+}
+
+/// What `create` does when a user already has `max_sessions_per_user` active sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, uniffi::Enum)]
+pub enum SessionLimitAction {
+    /// Revoke the user's oldest active sessions, in the same atomic step as the insert
+    /// (as Spring Session's `maximumSessions`).
+    #[default]
+    RevokeOldest,
+    /// Refuse the new session with `SessionLimitReached`.
+    Refuse,
 }
 
 /// The outcome of validating a token.
@@ -277,6 +312,20 @@ pub struct SessionConfig {
     /// nobody purges. Off when absent; must be positive.
     #[uniffi(default)]
     pub auto_purge_interval: Option<Duration>,
+    /// For how long after `refresh` rotated token A into token B, A still validates
+    /// and `refresh(A)` returns the same B (so parallel requests of one client converge
+    /// on one token); 10 seconds when absent, and zero turns the grace off. After it,
+    /// presenting A revokes the session (`TokenReused`).
+    #[uniffi(default)]
+    pub rotation_grace: Option<Duration>,
+    /// Most active (neither revoked nor expired) sessions one user may have; no limit
+    /// when absent. See `session_limit_action`.
+    #[uniffi(default)]
+    pub max_sessions_per_user: Option<u32>,
+    /// What `create` does at `max_sessions_per_user`: revoke the user's oldest active
+    /// sessions (`RevokeOldest`, also when absent) or refuse with `SessionLimitReached`.
+    #[uniffi(default)]
+    pub session_limit_action: Option<SessionLimitAction>,
 }
 
 impl Default for SessionConfig {
@@ -289,9 +338,15 @@ impl Default for SessionConfig {
             max_metadata_entries: DEFAULT_MAX_METADATA_ENTRIES,
             max_metadata_bytes: DEFAULT_MAX_METADATA_BYTES,
             auto_purge_interval: None,
+            rotation_grace: None,
+            max_sessions_per_user: None,
+            session_limit_action: None,
         }
     }
 }
+
+/// Default `rotation_grace`: 10 seconds.
+pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(10);
 
 impl fmt::Display for PublicSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 use crate::clock;
 use crate::error::{Result, SessionError};
 use crate::model::{
-    CreateSessionOptions, Session, SessionConfig, ValidationError, DEFAULT_EXPIRES_IN,
-    DEFAULT_MAX_LIFETIME, MAX_USER_ID_BYTES, USER_AGENT_METADATA_KEY,
+    CreateSessionOptions, Session, SessionConfig, SessionLimitAction, ValidationError,
+    DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_ROTATION_GRACE, MAX_USER_ID_BYTES,
+    USER_AGENT_METADATA_KEY,
 };
 use crate::token::{self, TokenHash, DEFAULT_TOKEN_BYTES};
 
@@ -21,6 +22,9 @@ pub(crate) struct Policy {
     pub max_metadata_entries: u32,
     pub max_metadata_bytes: u32,
     pub auto_purge_interval: Option<Duration>,
+    pub rotation_grace: Duration,
+    pub max_sessions_per_user: Option<u32>,
+    pub session_limit_action: SessionLimitAction,
 }
 
 impl Default for Policy {
@@ -32,6 +36,9 @@ impl Default for Policy {
             max_metadata_entries: crate::model::DEFAULT_MAX_METADATA_ENTRIES,
             max_metadata_bytes: crate::model::DEFAULT_MAX_METADATA_BYTES,
             auto_purge_interval: None,
+            rotation_grace: DEFAULT_ROTATION_GRACE,
+            max_sessions_per_user: None,
+            session_limit_action: SessionLimitAction::RevokeOldest,
         }
     }
 }
@@ -74,6 +81,13 @@ impl Policy {
                  {HARD_MAX_METADATA_BYTES} bytes"
             )));
         }
+        if config.max_sessions_per_user == Some(0) {
+            return Err(config_error(
+                "max_sessions_per_user must be at least 1 when set",
+            ));
+        }
+        let rotation_grace =
+            clock::round_duration(config.rotation_grace.unwrap_or(DEFAULT_ROTATION_GRACE));
         if config.auto_purge_interval.is_some_and(|d| d.is_zero()) {
             return Err(config_error(
                 "auto_purge_interval must be positive when set",
@@ -86,6 +100,9 @@ impl Policy {
             max_metadata_entries: config.max_metadata_entries,
             max_metadata_bytes: config.max_metadata_bytes,
             auto_purge_interval: config.auto_purge_interval.map(clock::round_duration),
+            rotation_grace,
+            max_sessions_per_user: config.max_sessions_per_user,
+            session_limit_action: config.session_limit_action.unwrap_or_default(),
         })
     }
 
@@ -136,6 +153,9 @@ impl Policy {
             lifetime,
             absolute_expires_at,
             version: 1,
+            previous_token_hash: None,
+            rotated_at: None,
+            rotation_key: None,
         })
     }
 
@@ -276,6 +296,48 @@ pub(crate) fn refreshed(session: &Session, now: SystemTime, slide_only: bool) ->
         next.token_hash = TokenHash::of(&next.token).to_hex();
     }
     Ok(next)
+}
+
+/// A copy of `session` rotated at `now` from the presented token `presented`: a later
+/// expiry, a new random rotation key, the token derived from it and `presented` (see
+/// [`token::successor`]), and `presented`'s hash kept as the predecessor.
+pub(crate) fn rotated(
+    session: &Session,
+    presented: &TokenHash,
+    presented_token: &str,
+    now: SystemTime,
+) -> Result<Session> {
+    let key = token::random_key()?;
+    let mut next = session.clone();
+    next.expires_at = extended_expiry(session, now);
+    next.version = session.version.saturating_add(1);
+    next.token = token::successor(&key, presented_token);
+    next.token_hash = TokenHash::of(&next.token).to_hex();
+    next.previous_token_hash = Some(presented.to_hex());
+    next.rotated_at = Some(now);
+    next.rotation_key = Some(const_hex::encode(key));
+    Ok(next)
+}
+
+/// Whether a rotation at `rotated_at` is still within `grace` at `now`.
+pub(crate) fn within_grace(
+    rotated_at: Option<SystemTime>,
+    grace: Duration,
+    now: SystemTime,
+) -> bool {
+    rotated_at.is_some_and(|at| now < clock::add(at, grace))
+}
+
+/// The token a rotation keyed by `session.rotation_key` made from `presented`, if the
+/// key is there and the result is the session's current token (checked in constant
+/// time).
+pub(crate) fn reproduce_successor(session: &Session, presented_token: &str) -> Option<String> {
+    let mut key = [0u8; 32];
+    const_hex::decode_to_slice(session.rotation_key.as_deref()?, &mut key).ok()?;
+    let token = token::successor(&key, presented_token);
+    TokenHash::of(&token)
+        .matches_hex(&session.token_hash)
+        .then_some(token)
 }
 
 /// Refuses to refresh a session that is revoked, expired or bound elsewhere.

@@ -70,6 +70,30 @@ impl std::fmt::Debug for TokenHash {
     }
 }
 
+/// The token that replaces `predecessor` in a rotation keyed by `key`: base64url of
+/// HMAC-SHA256(`key`, `predecessor`) (43 characters, like a fresh token). With the key
+/// (32 random bytes, kept only in the store), a refresh within the grace window
+/// reproduces the same successor; without it, knowing the predecessor gives nothing.
+pub fn successor(key: &[u8; 32], predecessor: &str) -> String {
+    use hmac::Mac as _;
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = <hmac::Hmac<Sha256> as hmac::Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts a 32-byte key"));
+    mac.update(predecessor.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// 32 random bytes from the OS CSPRNG (a rotation key).
+pub fn random_key() -> Result<[u8; 32]> {
+    let mut key = [0u8; 32];
+    OsRng
+        .try_fill_bytes(&mut key)
+        .map_err(|e| SessionError::Random {
+            reason: e.to_string(),
+        })?;
+    Ok(key)
+}
+
 /// Draws `bytes` random bytes from the OS CSPRNG and encodes them as base64url without
 /// padding (32 bytes give 43 characters).
 pub fn generate(bytes: u32) -> Result<String> {

@@ -17,8 +17,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use common::TestClock;
 use serde_json::{Map, Value};
 use sessions::{
-    hash_token, Clock, CreateSessionOptions, MemoryStore, Session, SessionConfig, SessionError,
-    SessionManager, SessionStore, ValidationError,
+    hash_token, Clock, CreateSessionOptions, ListenerError, MemoryStore, Session, SessionConfig,
+    SessionError, SessionEvent, SessionLimitAction, SessionListener, SessionManager, SessionStore,
+    ValidationError,
 };
 
 /// Fewer scenarios than this means files went missing.
@@ -129,10 +130,13 @@ fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(
         };
     }
     let manager = built.map_err(|e| format!("config: expected a manager, got {e:?}"))?;
+    let events = Arc::new(Recorder::default());
+    manager.add_listener(events.clone());
     let mut runner = Runner {
         manager,
         clock,
         bindings: HashMap::new(),
+        events,
     };
     for (index, step) in steps.iter().enumerate() {
         let op = step.get("op").and_then(Value::as_str).unwrap_or("?");
@@ -153,10 +157,23 @@ struct Runner {
     manager: SessionManager,
     clock: Arc<TestClock>,
     bindings: HashMap<String, Binding>,
+    events: Arc<Recorder>,
+}
+
+/// A listener that keeps the events it is given, for `events` steps.
+#[derive(Default)]
+struct Recorder(parking_lot::Mutex<Vec<SessionEvent>>);
+
+impl SessionListener for Recorder {
+    fn on_event(&self, event: SessionEvent) -> Result<(), ListenerError> {
+        self.0.lock().push(event);
+        Ok(())
+    }
 }
 
 const STEP_KEYS: &[&str] = &[
     "op",
+    "changes",
     "entries",
     "seconds",
     "at",
@@ -193,7 +210,9 @@ fn expect_keys(op: &str) -> Result<(&'static [&'static str], bool), String> {
     Ok(match op {
         "create" => (&[], true),
         "validate" => (&["valid", "validation_error"], true),
-        "refresh" => (&["new_token"], true),
+        "refresh" => (&["new_token", "same_token"], true),
+        "update_metadata" => (&[], true),
+        "events" => (&["events"], false),
         "get" => (&["found"], true),
         "destroy" => (&["result"], false),
         "destroy_all" | "purge" | "count" => (&["count"], false),
@@ -236,6 +255,41 @@ impl Runner {
             "get" => self.get(step, expect, &mut diffs)?,
             "purge" => check_count(expect, self.manager.purge_expired(), &mut diffs)?,
             "count" => check_count(expect, self.manager.count(), &mut diffs)?,
+            "update_metadata" => {
+                let id = self.session_id(step)?;
+                let changes = object(step.get("changes").ok_or("missing \"changes\"")?, "changes")?
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::Null => Ok((k.clone(), None)),
+                        Value::String(s) => Ok((k.clone(), Some(s.clone()))),
+                        other => Err(format!("change {k:?} is not a string or null: {other}")),
+                    })
+                    .collect::<Result<HashMap<_, _>, String>>()?;
+                if let Some(session) = expect_outcome(
+                    expect,
+                    self.manager.update_metadata(id, changes),
+                    &mut diffs,
+                )? {
+                    check_session(expect, &session, &self.bindings, &mut diffs)?;
+                }
+            }
+            "events" => {
+                let got: Vec<Value> = std::mem::take(&mut *self.events.0.lock())
+                    .into_iter()
+                    .map(event_json)
+                    .collect();
+                let mut wanted = expect
+                    .get("events")
+                    .and_then(Value::as_array)
+                    .ok_or("\"events\" must be an array")?
+                    .clone();
+                for event in &mut wanted {
+                    if let Some(name) = event.get("session").and_then(Value::as_str) {
+                        event["session"] = self.binding(name)?.id.clone().into();
+                    }
+                }
+                diffs.eq("events", Value::Array(wanted), Value::Array(got));
+            }
             "import" => {
                 let entries = step.get("entries").ok_or("missing \"entries\"")?;
                 let result = self.manager.import_json(entries.to_string());
@@ -321,6 +375,10 @@ impl Runner {
         if let Some(wanted) = opt_bool(expect, "new_token")? {
             let rotated = session.token != token && session.token_hash != hash_token(token);
             diffs.eq("new_token", wanted, rotated);
+        }
+        if let Some(name) = opt_str(expect, "same_token")? {
+            let same = session.token == self.binding(name)?.token;
+            diffs.eq("same_token", true, same);
         }
         Ok(())
     }
@@ -570,6 +628,28 @@ fn check_session(
     Ok(())
 }
 
+/// An event as `events` expectations spell it (with `session` the session's id; the
+/// expectation names a binding, resolved to its id before comparing).
+fn event_json(event: SessionEvent) -> Value {
+    match event {
+        SessionEvent::Created { session_id, .. } => {
+            serde_json::json!({ "type": "Created", "session": session_id })
+        }
+        SessionEvent::Rotated { session_id, .. } => {
+            serde_json::json!({ "type": "Rotated", "session": session_id })
+        }
+        SessionEvent::Revoked {
+            session_id, reason, ..
+        } => serde_json::json!({
+            "type": "Revoked", "session": session_id, "reason": format!("{reason:?}")
+        }),
+        SessionEvent::MetadataUpdated { session_id, .. } => {
+            serde_json::json!({ "type": "MetadataUpdated", "session": session_id })
+        }
+        SessionEvent::Purged { count } => serde_json::json!({ "type": "Purged", "count": count }),
+    }
+}
+
 /// The `SessionError` variant's name, as scenarios spell it.
 fn error_name(error: &SessionError) -> &'static str {
     match error {
@@ -588,6 +668,8 @@ fn error_name(error: &SessionError) -> &'static str {
         SessionError::Clock { .. } => "Clock",
         SessionError::Import { .. } => "Import",
         SessionError::UserAgentRequired => "UserAgentRequired",
+        SessionError::TokenReused => "TokenReused",
+        SessionError::SessionLimitReached { .. } => "SessionLimitReached",
     }
 }
 
@@ -597,6 +679,7 @@ fn validation_error_name(error: ValidationError) -> &'static str {
         ValidationError::SessionExpired => "SessionExpired",
         ValidationError::SessionRevoked => "SessionRevoked",
         ValidationError::UserAgentMismatch => "UserAgentMismatch",
+        ValidationError::TokenReused => "TokenReused",
     }
 }
 
@@ -624,6 +707,15 @@ fn config_from(config: Option<&Value>) -> Result<SessionConfig, String> {
             "prefix" => out.prefix = value.as_str().ok_or_else(bad)?.to_owned(),
             "max_metadata_entries" => out.max_metadata_entries = small()?,
             "max_metadata_bytes" => out.max_metadata_bytes = small()?,
+            "rotation_grace_s" => out.rotation_grace = Some(seconds()?),
+            "max_sessions_per_user" => out.max_sessions_per_user = Some(small()?),
+            "session_limit_action" => {
+                out.session_limit_action = Some(match value.as_str() {
+                    Some("RevokeOldest") => SessionLimitAction::RevokeOldest,
+                    Some("Refuse") => SessionLimitAction::Refuse,
+                    _ => return Err(bad()),
+                })
+            }
             other => return Err(format!("unknown config key {other:?}")),
         }
     }

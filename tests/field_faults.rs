@@ -112,11 +112,8 @@ fn a_refresh_that_loses_to_a_slide_retries_and_rotates() {
         let rotated = m.refresh(s.token.clone(), None).expect(name);
         assert_ne!(rotated.token, s.token);
         assert!(m.validate(rotated.token, None).unwrap().valid, "{name}");
-        assert_eq!(
-            m.validate(s.token, None).unwrap().error,
-            Some(ValidationError::InvalidToken),
-            "{name}"
-        );
+        // The old token is the immediate predecessor: valid within the rotation grace.
+        assert!(m.validate(s.token, None).unwrap().valid, "{name}");
         assert_eq!(m.get(s.id).unwrap().unwrap().version, 3, "{name}");
     }
 }

@@ -30,6 +30,9 @@ const SHARDS: usize = 16;
 /// Sessions kept in this process's memory; gone when the process ends.
 pub struct MemoryStore {
     shards: Box<[RwLock<Shard>]>,
+    /// Previous token hash -> session id, sharded by the previous hash; locked after
+    /// the shards and before the user index.
+    previous: Box<[RwLock<hashbrown::HashMap<TokenHash, SessionKey>>]>,
     users: Mutex<hashbrown::HashMap<Arc<str>, Vec<SessionKey>>>,
     id_hasher: DefaultHashBuilder,
 }
@@ -126,6 +129,15 @@ struct Record {
     /// Boxed so a record without metadata spends 8 bytes on it, not 48.
     #[allow(clippy::box_collection)]
     metadata: Option<Box<HashMap<String, String>>>,
+    /// Boxed so a session never refreshed spends 8 bytes on it.
+    rotation: Option<Box<Rotation>>,
+}
+
+/// A session's last rotation: its previous token hash, when, and the key.
+struct Rotation {
+    previous: TokenHash,
+    rotated_at: Option<i64>,
+    key: Option<Box<str>>,
 }
 
 impl Record {
@@ -144,7 +156,22 @@ impl Record {
             sliding: s.sliding_expiration,
             bound_user_agent: s.bound_user_agent.map(String::into_boxed_str),
             metadata: s.metadata.map(Box::new),
+            rotation: s
+                .previous_token_hash
+                .as_deref()
+                .and_then(TokenHash::from_hex)
+                .map(|previous| {
+                    Box::new(Rotation {
+                        previous,
+                        rotated_at: s.rotated_at.map(to_nanos),
+                        key: s.rotation_key.map(String::into_boxed_str),
+                    })
+                }),
         }
+    }
+
+    fn previous(&self) -> Option<TokenHash> {
+        self.rotation.as_ref().map(|r| r.previous)
     }
 
     fn to_session(&self) -> Session {
@@ -162,6 +189,17 @@ impl Record {
             lifetime: Duration::from_nanos(self.lifetime_nanos),
             absolute_expires_at: from_nanos(self.absolute),
             version: self.version,
+            previous_token_hash: self.rotation.as_ref().map(|r| r.previous.to_hex()),
+            rotated_at: self
+                .rotation
+                .as_ref()
+                .and_then(|r| r.rotated_at)
+                .map(from_nanos),
+            rotation_key: self
+                .rotation
+                .as_ref()
+                .and_then(|r| r.key.as_deref())
+                .map(str::to_owned),
         }
     }
 }
@@ -302,6 +340,9 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            previous: (0..SHARDS)
+                .map(|_| RwLock::new(hashbrown::HashMap::new()))
+                .collect(),
             users: Mutex::new(hashbrown::HashMap::new()),
             id_hasher: DefaultHashBuilder::default(),
         }
@@ -330,6 +371,25 @@ impl MemoryStore {
             if keys.is_empty() {
                 users.remove(user);
             }
+        }
+    }
+
+    /// Records that `key`'s previous token hash changed from `old` to `new` (call with
+    /// the session's shards locked).
+    fn reindex_previous(&self, key: &SessionKey, old: Option<TokenHash>, new: Option<TokenHash>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old {
+            let mut map = self.previous[shard_of(&old)].write();
+            if map.get(&old) == Some(key) {
+                map.remove(&old);
+            }
+        }
+        if let Some(new) = new {
+            self.previous[shard_of(&new)]
+                .write()
+                .insert(new, key.clone());
         }
     }
 
@@ -395,12 +455,33 @@ impl MemoryStore {
         }
         for (session, key, hash) in checked {
             let user = self.index_user(&session.user_id, key.clone());
-            shards[shard_of(&hash)].add(
-                Record::from_session(session, key, hash, user),
-                &self.id_hasher,
-            );
+            let record = Record::from_session(session, key.clone(), hash, user);
+            self.reindex_previous(&key, None, record.previous());
+            shards[shard_of(&hash)].add(record, &self.id_hasher);
         }
         Ok(())
+    }
+
+    /// The user's sessions that are neither revoked nor expired at `now`, oldest first,
+    /// as (created, key, shard, slot); call with every shard locked.
+    fn active_of_user(
+        &self,
+        shards: &[RwLockWriteGuard<'_, Shard>],
+        user_id: &str,
+        now: i64,
+    ) -> Vec<(i64, SessionKey, usize, u32)> {
+        let mut active: Vec<(i64, SessionKey, usize, u32)> = self
+            .user_keys(user_id)
+            .into_iter()
+            .filter_map(|key| {
+                let (i, slot) = self.locate(shards, &key)?;
+                let r = shards[i].record(slot)?;
+                let created = r.created;
+                (r.revoked.is_none() && r.expires > now).then_some((created, key, i, slot))
+            })
+            .collect();
+        active.sort_by_key(|a| (a.0, a.1.render()));
+        active
     }
 }
 
@@ -411,6 +492,37 @@ impl SessionStore for MemoryStore {
 
     fn insert_all(&self, sessions: Vec<Session>) -> Result<()> {
         self.insert_locked(&mut self.write_all(), sessions)
+    }
+
+    fn insert_limited(
+        &self,
+        session: Session,
+        max_active: u32,
+        now: SystemTime,
+        revoke_oldest: bool,
+    ) -> Result<Vec<String>> {
+        let now = to_nanos(now);
+        let mut shards = self.write_all();
+        let active = self.active_of_user(&shards, &session.user_id, now);
+        let excess = (active.len() + 1).saturating_sub(max_active as usize);
+        if excess > 0 && !revoke_oldest {
+            return Err(SessionError::SessionLimitReached { limit: max_active });
+        }
+        // Insert first: if it fails (a duplicate), nothing has been revoked.
+        self.insert_locked(&mut shards, vec![session])?;
+        let mut revoked = Vec::with_capacity(excess);
+        for (_, key, i, slot) in active.into_iter().take(excess) {
+            if let Some(r) = shards[i]
+                .slots
+                .get_mut(slot as usize)
+                .and_then(Option::as_mut)
+            {
+                r.revoked = Some(now);
+                r.version = r.version.saturating_add(1);
+                revoked.push(key.render());
+            }
+        }
+        Ok(revoked)
     }
 
     fn get(&self, session_id: String) -> Result<Option<Session>> {
@@ -426,10 +538,25 @@ impl SessionStore for MemoryStore {
         let Some(hash) = Self::parse_hash(&token_hash) else {
             return Ok(None);
         };
-        let shard = self.shards[shard_of(&hash)].read();
-        Ok(shard
-            .slot_by_hash(&hash)
-            .and_then(|slot| shard.record(slot))
+        {
+            let shard = self.shards[shard_of(&hash)].read();
+            if let Some(record) = shard
+                .slot_by_hash(&hash)
+                .and_then(|slot| shard.record(slot))
+            {
+                return Ok(Some(record.to_session()));
+            }
+        }
+        // A rotated-out token: find its session by id. It may have rotated again since
+        // the index was read; then the record no longer names this hash.
+        let Some(key) = self.previous[shard_of(&hash)].read().get(&hash).cloned() else {
+            return Ok(None);
+        };
+        let shards = self.read_all();
+        Ok(self
+            .locate(&shards, &key)
+            .and_then(|(i, slot)| shards[i].record(slot))
+            .filter(|r| r.previous() == Some(hash))
             .map(Record::to_session))
     }
 
@@ -477,7 +604,9 @@ impl SessionStore for MemoryStore {
             self.unindex_user(current_user.as_str(), &key);
             self.index_user(&session.user_id, key.clone())
         };
-        let record = Record::from_session(session, key, new, user);
+        let old_previous = src.record(slot).and_then(Record::previous);
+        let record = Record::from_session(session, key.clone(), new, user);
+        self.reindex_previous(&key, old_previous, record.previous());
         if new == old {
             // A slide or a revocation: same id, same hash, so the record stays put.
             src.replace(slot, record);
@@ -501,10 +630,10 @@ impl SessionStore for MemoryStore {
         Ok(out)
     }
 
-    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64> {
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>> {
         let at = to_nanos(at);
         let mut shards = self.write_all();
-        let mut revoked = 0;
+        let mut revoked = Vec::new();
         for key in self.user_keys(&user_id) {
             let Some((i, slot)) = self.locate(&shards, &key) else {
                 continue;
@@ -516,7 +645,7 @@ impl SessionStore for MemoryStore {
             if let Some(record) = record.filter(|r| r.revoked.is_none()) {
                 record.revoked = Some(at);
                 record.version = record.version.saturating_add(1);
-                revoked += 1;
+                revoked.push(key.render());
             }
         }
         Ok(revoked)
@@ -536,6 +665,7 @@ impl SessionStore for MemoryStore {
                     continue;
                 }
                 if let Some(record) = shard.take(slot, &self.id_hasher) {
+                    self.reindex_previous(&record.key, record.previous(), None);
                     self.unindex_user(record.user.as_str(), &record.key);
                     purged += 1;
                 }
@@ -585,6 +715,9 @@ mod tests {
             lifetime: Duration::from_secs(3600),
             absolute_expires_at: created + Duration::from_secs(1_000_000),
             version: 1,
+            previous_token_hash: None,
+            rotated_at: None,
+            rotation_key: None,
         }
     }
 

@@ -63,10 +63,27 @@ pub trait SessionStore: Send + Sync {
     /// Used by import.
     fn insert_all(&self, sessions: Vec<Session>) -> Result<()>;
 
+    /// Adds `session` as `insert` does, while keeping its user at no more than
+    /// `max_active` sessions that are neither revoked nor expired at `now`, in the same
+    /// atomic step: if the user already has `max_active` or more, then with
+    /// `revoke_oldest` the oldest of them (by `created_at`, then id) are revoked at
+    /// `now` (version + 1) to make room, and without it nothing changes and the call
+    /// fails with `SessionError::SessionLimitReached { limit: max_active }`. Returns the
+    /// ids it revoked, oldest first.
+    fn insert_limited(
+        &self,
+        session: Session,
+        max_active: u32,
+        now: SystemTime,
+        revoke_oldest: bool,
+    ) -> Result<Vec<String>>;
+
     /// The session with this id, if any.
     fn get(&self, session_id: String) -> Result<Option<Session>>;
 
-    /// The session whose current token hash is `token_hash`, if any.
+    /// The session whose current token hash, or else whose `previous_token_hash`, is
+    /// `token_hash`, if any (both are unique among stored sessions). The manager tells
+    /// the two apart.
     fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>>;
 
     /// Replaces the stored session that has `session.id` with `session`, but only if
@@ -86,8 +103,8 @@ pub trait SessionStore: Send + Sync {
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>>;
 
     /// Marks every not yet revoked session of a user as revoked at `at` (adding one to
-    /// each one's version), atomically. Returns how many sessions it revoked.
-    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64>;
+    /// each one's version), atomically. Returns the ids of the sessions it revoked.
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>>;
 
     /// Removes every session whose `expires_at` is at or before `now`. Returns how many.
     fn purge_expired(&self, now: SystemTime) -> Result<u64>;

@@ -60,13 +60,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX sessions_expires_at ON sessions (expires_at);",
     // 2: every change adds one to a session's version; compare-and-swap checks it.
     "ALTER TABLE sessions ADD COLUMN version INTEGER NOT NULL DEFAULT 1;",
+    // 3: rotation grace and reuse detection: the predecessor's hash, when, and the key.
+    "ALTER TABLE sessions ADD COLUMN previous_token_hash BLOB \
+         CHECK (previous_token_hash IS NULL OR length(previous_token_hash) = 32);
+     ALTER TABLE sessions ADD COLUMN rotated_at INTEGER;
+     ALTER TABLE sessions ADD COLUMN rotation_key TEXT;
+     CREATE UNIQUE INDEX sessions_previous_token_hash ON sessions (previous_token_hash);",
 ];
 
 /// The schema version this library writes: the number of [`MIGRATIONS`].
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const COLUMNS: &str = "id, user_id, token_hash, created_at, expires_at, absolute_expires_at, \
-     lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version";
+     lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version, \
+     previous_token_hash, rotated_at, rotation_key";
 
 /// Sessions kept in a SQLite database file, durable across restarts and shared by every
 /// process that opens the same file.
@@ -107,6 +114,13 @@ impl SqliteStore {
         // process (the host's own) cannot write over ours (see `ofd_locks`).
         super::ofd_locks::install()
             .map_err(|e| store_error(format!("{shown}: cannot set up SQLite's file locks: {e}")))?;
+        // One open at a time in this process. With OFD locks, a shared lock SQLite
+        // took through one of our connections may outlive its release through another
+        // (see `ofd_locks`); that is harmless in WAL mode, but switching a new file to
+        // WAL needs the file to itself, so no other connection of ours may be opening
+        // it meanwhile. Other processes wait on the file's locks as before.
+        static OPENING: Mutex<()> = Mutex::new(());
+        let _opening = OPENING.lock();
         let writer = open_connection(path_ref, &shown)?;
         // Refuse a foreign file before anything (even the journal mode) is written.
         check_ownership(&writer, &shown)?;
@@ -409,6 +423,9 @@ struct StoredRow {
     bound_user_agent: Option<String>,
     metadata: Option<String>,
     version: i64,
+    previous_token_hash: Option<Vec<u8>>,
+    rotated_at: Option<i64>,
+    rotation_key: Option<String>,
 }
 
 /// A row that could not even be read into a [`StoredRow`] (a column of the wrong type)
@@ -430,6 +447,9 @@ impl StoredRow {
             bound_user_agent: row.get(9)?,
             metadata: row.get(10)?,
             version: row.get(11)?,
+            previous_token_hash: row.get(12)?,
+            rotated_at: row.get(13)?,
+            rotation_key: row.get(14)?,
         })
     }
 
@@ -458,6 +478,14 @@ impl StoredRow {
             .as_slice()
             .try_into()
             .map_err(|_| corrupt("token hash"))?;
+        let previous_token_hash = match &self.previous_token_hash {
+            None => None,
+            Some(bytes) => Some(
+                <[u8; 32]>::try_from(bytes.as_slice())
+                    .map(|h| TokenHash(h).to_hex())
+                    .map_err(|_| corrupt("previous token hash"))?,
+            ),
+        };
         let metadata = match &self.metadata {
             None => None,
             Some(json) => Some(
@@ -477,6 +505,9 @@ impl StoredRow {
             lifetime: Duration::from_nanos(u64::try_from(self.lifetime_ns).unwrap_or(0)),
             absolute_expires_at: from_nanos(self.absolute_expires_at),
             version: self.version,
+            previous_token_hash,
+            rotated_at: self.rotated_at.map(from_nanos),
+            rotation_key: self.rotation_key,
             id: self.id,
             user_id: self.user_id,
         })
@@ -492,6 +523,8 @@ struct Columns {
     lifetime_ns: i64,
     revoked_at: Option<i64>,
     metadata: Option<String>,
+    previous: Option<[u8; 32]>,
+    rotated_at: Option<i64>,
 }
 
 impl Columns {
@@ -512,11 +545,21 @@ impl Columns {
             lifetime_ns: i64::try_from(session.lifetime.as_nanos()).unwrap_or(i64::MAX),
             revoked_at: session.revoked_at.map(to_nanos),
             metadata,
+            previous: session
+                .previous_token_hash
+                .as_deref()
+                .map(|h| {
+                    TokenHash::from_hex(h)
+                        .map(|h| h.0)
+                        .ok_or_else(|| store_error("previous_token_hash is not 64 hex digits"))
+                })
+                .transpose()?,
+            rotated_at: session.rotated_at.map(to_nanos),
         })
     }
 
     /// The values of `session` (which these columns were made from), in `COLUMNS` order.
-    fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 12] {
+    fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 15] {
         [
             &session.id,
             &session.user_id,
@@ -530,6 +573,9 @@ impl Columns {
             &session.bound_user_agent,
             &self.metadata,
             &session.version,
+            &self.previous,
+            &self.rotated_at,
+            &session.rotation_key,
         ]
     }
 }
@@ -537,7 +583,8 @@ impl Columns {
 /// Inserts one session: the values of [`Columns::values`], in `COLUMNS` order.
 const INSERT: &str = "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, \
      absolute_expires_at, lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, \
-     metadata, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+     metadata, version, previous_token_hash, rotated_at, rotation_key) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 /// Which unique constraint a write violated.
 enum Duplicate {
@@ -591,6 +638,52 @@ impl SessionStore for SqliteStore {
             .map_err(|e| self.error("insert all: commit", &e))
     }
 
+    fn insert_limited(
+        &self,
+        session: Session,
+        max_active: u32,
+        now: SystemTime,
+        revoke_oldest: bool,
+    ) -> Result<Vec<String>> {
+        let c = Columns::of(&session)?;
+        let now = to_nanos(now);
+        let mut conn = self.writer.lock();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.error("insert within the user's limit: begin", &e))?;
+        let active: Vec<String> = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL \
+                     AND expires_at > ?2 ORDER BY created_at, id",
+                )
+                .map_err(|e| self.error("insert within the user's limit", &e))?;
+            let rows = stmt
+                .query_map(params![session.user_id, now], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
+            rows.map_err(|e| self.error("insert within the user's limit", &e))?
+        };
+        let excess = (active.len() + 1).saturating_sub(max_active as usize);
+        if excess > 0 && !revoke_oldest {
+            return Err(SessionError::SessionLimitReached { limit: max_active });
+        }
+        tx.prepare_cached(INSERT)
+            .and_then(|mut stmt| stmt.execute(c.values(&session).as_slice()))
+            .map_err(|e| self.write_error("insert", &session.id, &e))?;
+        let revoked: Vec<String> = active.into_iter().take(excess).collect();
+        for id in &revoked {
+            tx.prepare_cached(
+                "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
+                 WHERE id = ?1 AND revoked_at IS NULL",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, now]))
+            .map_err(|e| self.error("revoke for the user's limit", &e))?;
+        }
+        tx.commit()
+            .map_err(|e| self.error("insert within the user's limit: commit", &e))?;
+        Ok(revoked)
+    }
+
     fn get(&self, session_id: String) -> Result<Option<Session>> {
         let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1");
         self.query_one("get", &sql, &session_id)
@@ -600,7 +693,10 @@ impl SessionStore for SqliteStore {
         let Some(hash) = TokenHash::from_hex(&token_hash) else {
             return Ok(None);
         };
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = ?1");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM sessions WHERE token_hash = ?1 \
+             UNION ALL SELECT {COLUMNS} FROM sessions WHERE previous_token_hash = ?1 LIMIT 1"
+        );
         self.query_one("find by token hash", &sql, &hash.0)
     }
 
@@ -621,8 +717,9 @@ impl SessionStore for SqliteStore {
             .write(
                 "UPDATE sessions SET user_id = ?2, token_hash = ?3, created_at = ?4, \
                  expires_at = ?5, absolute_expires_at = ?6, lifetime_ns = ?7, revoked_at = ?8, \
-                 sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11, version = ?12 \
-                 WHERE id = ?1 AND token_hash = ?13 AND version = ?14 AND revoked_at IS NULL",
+                 sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11, version = ?12, \
+                 previous_token_hash = ?13, rotated_at = ?14, rotation_key = ?15 \
+                 WHERE id = ?1 AND token_hash = ?16 AND version = ?17 AND revoked_at IS NULL",
                 &values,
             )
             .map_err(|e| self.write_error("compare and swap", &session.id, &e))?;
@@ -637,15 +734,18 @@ impl SessionStore for SqliteStore {
             .sessions)
     }
 
-    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64> {
-        let changed = self
-            .write(
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>> {
+        let conn = self.writer.lock();
+        let mut stmt = conn
+            .prepare_cached(
                 "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
-                 WHERE user_id = ?1 AND revoked_at IS NULL",
-                params![user_id, to_nanos(at)],
+                 WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
             )
             .map_err(|e| self.error("revoke all for user", &e))?;
-        Ok(changed as u64)
+        let ids = stmt
+            .query_map(params![user_id, to_nanos(at)], |r| r.get(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
+        ids.map_err(|e| self.error("revoke all for user", &e))
     }
 
     fn purge_expired(&self, now: SystemTime) -> Result<u64> {

@@ -152,7 +152,21 @@ impl SessionStore for HookedStore {
             .map(|s| self.out(s))
             .collect())
     }
-    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<u64, SessionError> {
+    fn insert_limited(
+        &self,
+        session: Session,
+        max_active: u32,
+        now: SystemTime,
+        revoke_oldest: bool,
+    ) -> Result<Vec<String>, SessionError> {
+        self.inner
+            .insert_limited(session, max_active, now, revoke_oldest)
+    }
+    fn revoke_all_for_user(
+        &self,
+        user_id: String,
+        at: SystemTime,
+    ) -> Result<Vec<String>, SessionError> {
         self.inner.revoke_all_for_user(user_id, at)
     }
     fn purge_expired(&self, now: SystemTime) -> Result<u64, SessionError> {

@@ -40,6 +40,7 @@ class DictStore(sessions.SessionStore):
         self._lock = threading.Lock()
         self._by_id: dict[str, sessions.Session] = {}
         self._id_by_hash: dict[str, str] = {}
+        self._id_by_previous: dict[str, str] = {}  # previous token hash -> id
         self.calls: dict[str, int] = {}
 
     def _called(self, name):
@@ -68,6 +69,8 @@ class DictStore(sessions.SessionStore):
         for session in sessions_:
             self._by_id[session.id] = session
             self._id_by_hash[session.token_hash] = session.id
+            if session.previous_token_hash is not None:
+                self._id_by_previous[session.previous_token_hash] = session.id
 
     def get(self, session_id):
         with self._lock:
@@ -77,7 +80,7 @@ class DictStore(sessions.SessionStore):
     def find_by_token_hash(self, token_hash):
         with self._lock:
             self._called("find_by_token_hash")
-            session_id = self._id_by_hash.get(token_hash)
+            session_id = self._id_by_hash.get(token_hash) or self._id_by_previous.get(token_hash)
             return self._by_id.get(session_id) if session_id is not None else None
 
     def compare_and_swap(self, expected_token_hash, expected_version, session):
@@ -94,8 +97,12 @@ class DictStore(sessions.SessionStore):
             if session.token_hash != current.token_hash and session.token_hash in self._id_by_hash:
                 raise sessions.SessionError.Store(reason="duplicate token hash")
             del self._id_by_hash[current.token_hash]
+            if current.previous_token_hash is not None:
+                self._id_by_previous.pop(current.previous_token_hash, None)
             self._by_id[session.id] = session
             self._id_by_hash[session.token_hash] = session.id
+            if session.previous_token_hash is not None:
+                self._id_by_previous[session.previous_token_hash] = session.id
             return True
 
     def list_for_user(self, user_id):
@@ -107,13 +114,29 @@ class DictStore(sessions.SessionStore):
     def revoke_all_for_user(self, user_id, at):
         with self._lock:
             self._called("revoke_all_for_user")
-            count = 0
+            ids = []
             for s in self._by_id.values():
                 if s.user_id == user_id and s.revoked_at is None:
                     s.revoked_at = at
                     s.version += 1
-                    count += 1
-            return count
+                    ids.append(s.id)
+            return ids
+
+    def insert_limited(self, session, max_active, now, revoke_oldest):
+        with self._lock:
+            self._called("insert_limited")
+            active = sorted(
+                (s for s in self._by_id.values()
+                 if s.user_id == session.user_id and s.revoked_at is None and s.expires_at > now),
+                key=lambda s: (s.created_at, s.id))
+            excess = max(0, len(active) + 1 - max_active)
+            if excess and not revoke_oldest:
+                raise sessions.SessionError.SessionLimitReached(limit=max_active)
+            self._insert_all([session])
+            for s in active[:excess]:
+                s.revoked_at = now
+                s.version += 1
+            return [s.id for s in active[:excess]]
 
     def purge_expired(self, now):
         with self._lock:
@@ -122,6 +145,8 @@ class DictStore(sessions.SessionStore):
             for s in gone:
                 del self._by_id[s.id]
                 del self._id_by_hash[s.token_hash]
+                if s.previous_token_hash is not None:
+                    self._id_by_previous.pop(s.previous_token_hash, None)
             return len(gone)
 
     def all_sessions(self):

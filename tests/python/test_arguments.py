@@ -46,6 +46,11 @@ def good_value(hint):
         return ManualClock()
     if hint is sessions.SessionStore:
         return DictStore()
+    if hint is sessions.SessionListener:
+        class Quiet(sessions.SessionListener):
+            def on_event(self, event):
+                pass
+        return Quiet()
     if dataclasses.is_dataclass(hint):
         return hint(**{f.name: good_value(f.type) for f in dataclasses.fields(hint)
                        if f.default is dataclasses.MISSING})

@@ -22,13 +22,19 @@ CONFIG_KEYS = {
     "prefix": ("prefix", str),
     "max_metadata_entries": ("max_metadata_entries", int),
     "max_metadata_bytes": ("max_metadata_bytes", int),
+    "rotation_grace_s": ("rotation_grace", lambda v: timedelta(seconds=v)),
+    "max_sessions_per_user": ("max_sessions_per_user", int),
+    "session_limit_action": ("session_limit_action",
+                             lambda v: getattr(sessions.SessionLimitAction, upper_snake(v))),
 }
 SESSION_FIELDS = {"session", "user_id", "created_at", "expires_at", "absolute_expires_at",
                   "metadata", "bound_user_agent", "revoked", "token_empty", "new_token"}
 EXPECT_KEYS = {
     "create": SESSION_FIELDS,
     "validate": {"valid", "validation_error"} | SESSION_FIELDS,
-    "refresh": SESSION_FIELDS,
+    "refresh": SESSION_FIELDS | {"same_token"},
+    "update_metadata": SESSION_FIELDS,
+    "events": {"events"},
     "destroy": {"result"},
     "destroy_all": {"count"},
     "list": {"sessions"},
@@ -51,6 +57,30 @@ def to_ms(t: datetime) -> datetime:
 
 def upper_snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).upper()
+
+
+class Recorder(sessions.SessionListener):
+    """Keeps the lifecycle events it is given, for `events` steps."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_event(self, event):
+        self.events.append(event)
+
+
+def event_json(event) -> dict:
+    """An event as `events` expectations spell it (`session` by id)."""
+    E = sessions.SessionEvent
+    if isinstance(event, E.PURGED):
+        return {"type": "Purged", "count": event.count}
+    name = next(n for cls, n in ((E.CREATED, "Created"), (E.ROTATED, "Rotated"),
+                                 (E.REVOKED, "Revoked"), (E.METADATA_UPDATED, "MetadataUpdated"))
+                if isinstance(event, cls))
+    out = {"type": name, "session": event.session_id}
+    if name == "Revoked":
+        out["reason"] = "".join(p.capitalize() for p in event.reason.name.split("_"))
+    return out
 
 
 def test_scenarios_exist():
@@ -85,6 +115,8 @@ class Runner:
             assert not sc.get("steps"), "a config_error scenario has no steps"
             return
         self.manager = self.build()
+        self.recorder = Recorder()
+        self.manager.add_listener(self.recorder)
         for i, step in enumerate(sc["steps"]):
             self.step(i, step)
 
@@ -206,15 +238,34 @@ class Runner:
             return m.purge_expired, None
         if op == "count":
             return m.count, None
+        if op == "update_metadata":
+            sid = self.session_id_of(step)
+            changes = step["changes"]
+            return (lambda: m.update_metadata(sid, changes)), None
+        if op == "events":
+            def take():
+                got = [event_json(e) for e in self.recorder.events]
+                self.recorder.events.clear()
+                return got
+            return take, None
         if op == "import":
             text = json.dumps(step["entries"])
             return (lambda: m.import_json(text)), None
         raise AssertionError(f"unknown op {op}")
 
     def check_result(self, op, step, expect, result, presented):
-        if op in ("create", "refresh"):
-            self.bind(step, result)  # a create may check `"session"` against its own `as`
+        if op in ("create", "refresh", "update_metadata"):
+            if op != "update_metadata":
+                self.bind(step, result)  # a create may check `"session"` against its own `as`
             self.check_session(result, expect, presented)
+            if "same_token" in expect:
+                assert result.token == self.bindings[expect["same_token"]][1], "same_token"
+        elif op == "events":
+            want = [dict(e) for e in expect["events"]]
+            for e in want:
+                if "session" in e:
+                    e["session"] = self.bindings[e["session"]][0]
+            assert result == want, f"events: {result} != {want}"
         elif op == "validate":
             if "valid" in expect:
                 assert result.valid == expect["valid"], f"valid: {result.valid}, error {result.error}"

@@ -48,7 +48,8 @@ def test_two_managers_on_one_file_see_each_other_at_once(tmp_path):
     assert a.validate(s.token).error == sessions.ValidationError.SESSION_REVOKED
     bob = a.create(options("bob"))
     rotated = b.refresh(bob.token)
-    assert a.validate(bob.token).error == sessions.ValidationError.INVALID_TOKEN
+    # Within the rotation grace the other manager gives the same new token.
+    assert a.refresh(bob.token).token == rotated.token
     assert a.validate(rotated.token).valid
 
 

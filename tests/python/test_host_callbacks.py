@@ -46,6 +46,7 @@ CALLS = {
     "purge_expired": lambda m, s: m.purge_expired(),
     "count": lambda m, s: m.count(),
     "all_sessions": lambda m, s: m.export_json(),
+    "insert_limited": lambda m, s: m.create(options("carol")),
 }
 
 
@@ -64,7 +65,9 @@ def test_every_store_method_is_covered():
 @pytest.mark.parametrize("kind", INTERRUPTS, ids=lambda k: k.__name__)
 def test_interrupt_in_a_store_fails_the_call_and_reaches_the_caller(method, kind, clock):
     store = InterruptingStore()
-    m = make_manager("python_dict", clock, store=store)
+    # `create` calls insert_limited instead of insert when a per-user limit is set.
+    limit = {"max_sessions_per_user": 5} if method == "insert_limited" else {}
+    m = make_manager("python_dict", clock, store=store, **limit)
     s = m.create(options())
     before = dict(store._by_id)
     raised = kind()
@@ -198,6 +201,9 @@ BAD_FIELDS = {
     "lifetime": (3600, "must be datetime.timedelta, not int"),
     "absolute_expires_at": (None, "must be datetime.datetime, not NoneType"),
     "version": ("2", "must be int, not str"),
+    "previous_token_hash": (b"h", "must be str or None, not bytes"),
+    "rotated_at": ("2026-01-01", "must be datetime.datetime or None, not str"),
+    "rotation_key": (5, "must be str or None, not int"),
 }
 
 

@@ -101,17 +101,21 @@ def test_user_id_errors(manager):
 
 # --- section 2, bug 1: refresh rotates, the old token is refused at once -------------
 
-def test_refresh_rotates_and_old_token_is_refused(manager, clock):
+def test_refresh_rotates_and_old_token_works_only_within_the_grace(manager, clock):
     s = manager.create(options(expires_in=timedelta(hours=1)))
     clock.advance(600)
     r = manager.refresh(s.token)
     assert r.id == s.id and r.token != s.token and r.token_hash != s.token_hash
     assert r.token_hash == sessions.hash_token(r.token)
     assert r.expires_at == START + timedelta(minutes=70)
-    assert manager.validate(s.token).error == VE.INVALID_TOKEN
-    with pytest.raises(sessions.SessionError.InvalidToken):
-        manager.refresh(s.token)
+    assert manager.validate(s.token).valid                # within the 10 s rotation grace
+    assert manager.refresh(s.token).token == r.token      # the same new token
+    clock.advance(10)
     assert manager.validate(r.token).valid
+    assert manager.validate(s.token).error == VE.TOKEN_REUSED  # after it: token reuse
+    assert manager.validate(r.token).error == VE.SESSION_REVOKED
+    with pytest.raises(sessions.SessionError.SessionRevoked):
+        manager.refresh(s.token)
     assert manager.count() == 1
 
 
@@ -204,11 +208,15 @@ def test_refresh_only_extends_to_now_plus_lifetime(manager, clock):
 
 # --- bug 4: of two refreshes of one token, one wins (threads: test_threads.py) -------
 
-def test_second_refresh_of_same_token_fails(manager):
+def test_second_refresh_of_same_token_after_the_grace_is_token_reuse(manager, clock):
     s = manager.create(options())
-    manager.refresh(s.token)
-    with pytest.raises(sessions.SessionError.InvalidToken):
+    first = manager.refresh(s.token)
+    assert manager.refresh(s.token).token == first.token
+    clock.advance(11)
+    with pytest.raises(sessions.SessionError.TokenReused):
         manager.refresh(s.token)
+    with pytest.raises(sessions.SessionError.SessionRevoked):
+        manager.refresh(first.token)
 
 
 # --- bug 5: user agent binding and the order of checks -------------------------------

@@ -13,8 +13,10 @@ result = manager.validate(s.token, user_agent="Firefox/140")
 if result.session is not None:
     print(result.valid, result.session.expires_at)    # True, an aware UTC datetime
 new = manager.refresh(s.token, user_agent="Firefox/140")
+again = manager.refresh(s.token, user_agent="Firefox/140")  # a parallel request, within the
+assert again.token == new.token                              # 10 s grace: the same new token
 try:
-    manager.refresh(s.token)
+    manager.refresh("not-a-token")
 except sessions.SessionError.InvalidToken as e:
     print(e)                                           # one sentence: what happened, what to do
 print(len(manager.list_for_user("alice")), manager.destroy_all_for_user("alice"))

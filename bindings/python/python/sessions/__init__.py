@@ -364,6 +364,7 @@ def _fix_error(base: type) -> None:
 
 SessionError = _generated.SessionError
 ClockError = _generated.ClockError
+ListenerError = _generated.ListenerError
 
 _display = None
 for _obj in (getattr(_generated, n) for n in _PUBLIC):
@@ -411,8 +412,23 @@ class SessionManager(_generated.SessionManager):
 
 
 SessionManager.__module__ = __name__
+SessionListener = _host.guarded_base(
+    _generated.SessionListener,
+    ListenerError,
+    ListenerError.Failed,
+    """
+    Subclass this and implement ``on_event(event)`` to receive lifecycle events; register
+    an instance with ``SessionManager.add_listener``. An exception it raises is logged by
+    the library and never changes the operation that caused the event.
+    """,
+)
 _PUBLIC_TYPES.update(
-    {_generated.Clock: Clock, _generated.SessionStore: SessionStore, _generated.SessionManager: SessionManager}
+    {
+        _generated.Clock: Clock,
+        _generated.SessionStore: SessionStore,
+        _generated.SessionListener: SessionListener,
+        _generated.SessionManager: SessionManager,
+    }
 )
 
 for _name, _obj in vars(_generated.SessionManager).items():
@@ -430,7 +446,9 @@ for _name in _PUBLIC:
     if _inspect.isfunction(_obj):
         _obj = _checked(_obj, f"{_name}()")
     _exports[_name] = _obj
-_exports.update(Clock=Clock, SessionStore=SessionStore, SessionManager=SessionManager)
+_exports.update(
+    Clock=Clock, SessionStore=SessionStore, SessionListener=SessionListener, SessionManager=SessionManager
+)
 globals().update(_exports)
 
 __all__ = sorted(_exports)

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 __version__: str
-__all__ = ['Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'PublicSession', 'Session', 'SessionConfig', 'SessionError', 'SessionExport', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
+__all__ = ['Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'ListenerError', 'PublicSession', 'RevocationReason', 'Session', 'SessionConfig', 'SessionError', 'SessionEvent', 'SessionExport', 'SessionLimitAction', 'SessionListener', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
 
 class InternalError(Exception):
     """A fault inside the generated bindings (a bug, never an expected outcome)."""
@@ -54,6 +54,16 @@ class DamagedSession:
     reason: str
 
 
+class ListenerError(Exception):
+    """Why a listener could not take an event (logged by the library, never returned to
+    the caller of the operation).
+    """
+    class Failed(ListenerError):
+        """The listener failed."""
+        reason: str
+        def __init__(self, reason: str) -> None: ...
+
+
 @dataclass(kw_only=True)
 class PublicSession:
     """What a client may see of a session: no token, no hash."""
@@ -62,6 +72,14 @@ class PublicSession:
     created_at: datetime.datetime
     expires_at: datetime.datetime
     metadata: dict[str, str] | None
+
+
+class RevocationReason(enum.Enum):
+    """Why a session was revoked."""
+    DESTROY = 0
+    DESTROY_ALL = 1
+    SESSION_LIMIT = 2
+    TOKEN_REUSE = 3
 
 
 @dataclass(kw_only=True)
@@ -84,6 +102,9 @@ class Session:
     lifetime: datetime.timedelta
     absolute_expires_at: datetime.datetime
     version: int = 1
+    previous_token_hash: str | None = None
+    rotated_at: datetime.datetime | None = None
+    rotation_key: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -96,6 +117,9 @@ class SessionConfig:
     max_metadata_entries: int = 64
     max_metadata_bytes: int = 8192
     auto_purge_interval: datetime.timedelta | None = None
+    rotation_grace: datetime.timedelta | None = None
+    max_sessions_per_user: int | None = None
+    session_limit_action: SessionLimitAction | None = None
 
 
 class SessionError(Exception):
@@ -170,6 +194,51 @@ class SessionError(Exception):
         was given none: an unbound session would validate from any user agent.
         """
         def __init__(self) -> None: ...
+    class TokenReused(SessionError):
+        """A token rotated out longer than `rotation_grace` ago was presented again: the
+        signature of a stolen token. The whole session has been revoked.
+        """
+        def __init__(self) -> None: ...
+    class SessionLimitReached(SessionError):
+        """`create` would give the user more than `max_sessions_per_user` active sessions,
+        and `session_limit_action` is `Refuse`.
+        """
+        limit: int
+        def __init__(self, limit: int) -> None: ...
+
+
+class SessionEvent:
+    """Something that happened to sessions."""
+    class CREATED(SessionEvent):
+        session_id: str
+        user_id: str
+        def __init__(self, session_id: str, user_id: str) -> None: ...
+    class ROTATED(SessionEvent):
+        session_id: str
+        user_id: str
+        def __init__(self, session_id: str, user_id: str) -> None: ...
+    class REVOKED(SessionEvent):
+        session_id: str
+        user_id: str
+        reason: RevocationReason
+        def __init__(self, session_id: str, user_id: str, reason: RevocationReason) -> None: ...
+    class METADATA_UPDATED(SessionEvent):
+        session_id: str
+        user_id: str
+        def __init__(self, session_id: str, user_id: str) -> None: ...
+    class PURGED(SessionEvent):
+        count: int
+        def __init__(self, count: int) -> None: ...
+    def is_CREATED(self) -> bool: ...
+    def is_created(self) -> bool: ...
+    def is_ROTATED(self) -> bool: ...
+    def is_rotated(self) -> bool: ...
+    def is_REVOKED(self) -> bool: ...
+    def is_revoked(self) -> bool: ...
+    def is_METADATA_UPDATED(self) -> bool: ...
+    def is_metadata_updated(self) -> bool: ...
+    def is_PURGED(self) -> bool: ...
+    def is_purged(self) -> bool: ...
 
 
 @dataclass(kw_only=True)
@@ -178,6 +247,29 @@ class SessionExport:
     json: str
     exported: int
     damaged: list[DamagedSession]
+
+
+class SessionLimitAction(enum.Enum):
+    """What `create` does when a user already has `max_sessions_per_user` active sessions."""
+    REVOKE_OLDEST = 0
+    REFUSE = 1
+
+
+class SessionListener:
+    """Receives lifecycle events; the host may implement it (Python, Kotlin, Swift).
+
+    Events are delivered synchronously on the thread that made the change, after the
+    change is stored, and in the order of the changes: while a manager has listeners,
+    its changes (not its validations) take turns, so keep `on_event` quick (hand slow
+    work to a queue). An error from a listener is logged and changes nothing. A
+    listener may call the manager again.
+
+    Subclass this and implement ``on_event(event)`` to receive lifecycle events; register
+    an instance with ``SessionManager.add_listener``. An exception it raises is logged by
+    the library and never changes the operation that caused the event.
+    """
+    def on_event(self, event: SessionEvent) -> None:
+        """Called once per event."""
 
 
 class SessionManager:
@@ -205,6 +297,11 @@ class SessionManager:
     @classmethod
     def with_store(cls, config: SessionConfig, store: SessionStore, clock: Clock | None = None) -> SessionManager:
         """A manager over a store implemented by the host (or any other `SessionStore`)."""
+    def add_listener(self, listener: SessionListener) -> None:
+        """Registers a listener for lifecycle events (created, rotated, revoked with the
+        reason, metadata updated, purged). See `SessionListener` for how and when they
+        are delivered; an event never carries a token or a hash.
+        """
     def count(self) -> int:
         """How many sessions the store holds, revoked and expired ones included until purged."""
     def create(self, options: CreateSessionOptions) -> Session:
@@ -212,6 +309,10 @@ class SessionManager:
         the raw token. With `bind_to_user_agent`, the session is bound to
         `metadata["userAgent"]`, which must then be present (`UserAgentRequired`
         otherwise: a binding manager never issues an unbound session).
+
+        With `max_sessions_per_user`, the user's oldest active sessions are revoked in
+        the same atomic step to make room, or (`session_limit_action` = `Refuse`) the
+        call fails with `SessionLimitReached`.
         """
     def destroy(self, session_id: str) -> bool:
         """Revokes a session by id. Its token fails validation with `SessionRevoked` until
@@ -267,6 +368,16 @@ class SessionManager:
         """
     def to_public_session(self, session: Session) -> PublicSession:
         """The public view of a session: no token, no hash."""
+    def update_metadata(self, session_id: str, changes: dict[str, str | None]) -> Session:
+        """Changes a session's metadata in one atomic conditional write: each key of
+        `changes` is set to its value, or removed when the value is absent (`None` /
+        `null` / `nil`). The configured metadata limits apply to the result
+        (`MetadataTooLarge`); a revoked session fails with `SessionRevoked`, an expired
+        one with `SessionExpired`, an unknown id with `SessionNotFound`. A concurrent
+        slide, refresh or revocation is never lost: the write only applies to the version
+        it was computed from, and is retried on a newer one. The user agent a session is
+        bound to does not change. Returns the updated session (without its token).
+        """
     def validate(self, token: str, user_agent: str | None = None) -> ValidationResult:
         """Validates a token presented by a client, checking in this order: unknown token,
         revoked, expired (at `expires_at` exactly it is expired), user agent. A sliding
@@ -317,10 +428,22 @@ class SessionStore:
         repeated within `sessions`) or the store fails, none of them: one transaction.
         Used by import.
         """
+    def insert_limited(self, session: Session, max_active: int, now: datetime.datetime, revoke_oldest: bool) -> list[str]:
+        """Adds `session` as `insert` does, while keeping its user at no more than
+        `max_active` sessions that are neither revoked nor expired at `now`, in the same
+        atomic step: if the user already has `max_active` or more, then with
+        `revoke_oldest` the oldest of them (by `created_at`, then id) are revoked at
+        `now` (version + 1) to make room, and without it nothing changes and the call
+        fails with `SessionError::SessionLimitReached { limit: max_active }`. Returns the
+        ids it revoked, oldest first.
+        """
     def get(self, session_id: str) -> Session | None:
         """The session with this id, if any."""
     def find_by_token_hash(self, token_hash: str) -> Session | None:
-        """The session whose current token hash is `token_hash`, if any."""
+        """The session whose current token hash, or else whose `previous_token_hash`, is
+        `token_hash`, if any (both are unique among stored sessions). The manager tells
+        the two apart.
+        """
     def compare_and_swap(self, expected_token_hash: str, expected_version: int, session: Session) -> bool:
         """Replaces the stored session that has `session.id` with `session`, but only if
         the stored one still has token hash `expected_token_hash` and version
@@ -331,9 +454,9 @@ class SessionStore:
         """
     def list_for_user(self, user_id: str) -> list[Session]:
         """Every stored session of a user, revoked and expired ones included."""
-    def revoke_all_for_user(self, user_id: str, at: datetime.datetime) -> int:
+    def revoke_all_for_user(self, user_id: str, at: datetime.datetime) -> list[str]:
         """Marks every not yet revoked session of a user as revoked at `at` (adding one to
-        each one's version), atomically. Returns how many sessions it revoked.
+        each one's version), atomically. Returns the ids of the sessions it revoked.
         """
     def purge_expired(self, now: datetime.datetime) -> int:
         """Removes every session whose `expires_at` is at or before `now`. Returns how many."""
@@ -352,6 +475,7 @@ class ValidationError(enum.Enum):
     SESSION_EXPIRED = 1
     SESSION_REVOKED = 2
     USER_AGENT_MISMATCH = 3
+    TOKEN_REUSED = 4
 
 
 @dataclass(kw_only=True)

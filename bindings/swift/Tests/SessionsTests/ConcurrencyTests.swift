@@ -35,6 +35,7 @@ final class ConcurrencyTests: XCTestCase {
         var rotatedOutTokens: [String] = []   // tokens presented to a successful refresh
         var hot: [String: String] = [:]       // hot session id -> latest token
         var hotWins: [String: Int] = [:]      // successful refreshes per hot session
+        var issued: [String: Set<String>] = [:] // every token a hot session has had
 
         func fail(_ what: String) { lock.withLock { if failures.count < 50 { failures.append(what) } } }
     }
@@ -42,13 +43,16 @@ final class ConcurrencyTests: XCTestCase {
     private func hammer(seconds: Double,
                         makeManager: (SessionConfig, TestClock) throws -> SessionManager) throws {
         let clock = TestClock(start2026)
-        let manager = try makeManager(SessionConfig(defaultExpiresIn: 3600), clock)
+        // A rotation grace longer than the clock moves in the run (2000 s), so every
+        // rotated-out token stays its session's valid predecessor until rotated again.
+        let manager = try makeManager(SessionConfig(defaultExpiresIn: 3600, rotationGrace: 3000), clock)
         let log = Log()
         let hotCount = 4
         for i in 0..<hotCount {
             let s = try manager.create(options: CreateSessionOptions(userId: "hot\(i)", slidingExpiration: true))
             log.hot[s.id] = s.token
             log.hotWins[s.id] = 0
+            log.issued[s.id] = [s.token]
             log.creates += 1
         }
         let hotIds = Array(log.hot.keys).sorted()
@@ -80,7 +84,9 @@ final class ConcurrencyTests: XCTestCase {
                     if !v.valid { log.fail("own session did not validate: \(String(describing: v.error))") }
                     let next = try manager.refresh(token: own.token)
                     rotatedOut.append(own.token)
-                    if try manager.validate(token: own.token).valid { log.fail("rotated-out own token validated") }
+                    if !(try manager.validate(token: own.token).valid) {
+                        log.fail("the immediate predecessor did not validate within the rotation grace")
+                    }
                     if !(try manager.validate(token: next.token).valid) { log.fail("refreshed own token invalid") }
                     if try !manager.destroy(sessionId: own.id) { log.fail("destroy of a live session returned false") }
                     revoked.append(next.token)
@@ -100,12 +106,17 @@ final class ConcurrencyTests: XCTestCase {
                         do {
                             let fresh = try manager.refresh(token: token)
                             log.lock.withLock {
-                                if log.hot[id] != token {
+                                if log.issued[id, default: []].contains(fresh.token) {
+                                    // A refresh within the grace: a token already issued,
+                                    // no new rotation.
+                                } else if log.hot[id] != token {
                                     log.failures.append("hot token chain broken: a stale token was refreshed")
+                                } else {
+                                    log.issued[id, default: []].insert(fresh.token)
+                                    log.hot[id] = fresh.token
+                                    log.hotWins[id, default: 0] += 1
+                                    log.rotatedOutTokens.append(token)
                                 }
-                                log.hot[id] = fresh.token
-                                log.hotWins[id, default: 0] += 1
-                                log.rotatedOutTokens.append(token)
                             }
                         } catch SessionError.InvalidToken {
                             // Lost the race: someone else rotated this token first.
@@ -136,9 +147,13 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(Set(log.rotatedOutTokens).count, log.rotatedOutTokens.count,
                        "a token was rotated out twice: two refreshes of one token both won")
         for token in log.rotatedOutTokens {
+            // Valid only as its session's immediate predecessor (within the grace).
             let r = try manager.validate(token: token)
-            XCTAssertFalse(r.valid)
-            XCTAssertEqual(r.error, .invalidToken)
+            if r.valid {
+                XCTAssertEqual(r.session?.previousTokenHash, hashToken(token: token))
+            } else {
+                XCTAssertTrue(r.error == .invalidToken || r.error == .sessionRevoked, "\(String(describing: r.error))")
+            }
         }
         for token in log.revokedTokens {
             XCTAssertEqual(try manager.validate(token: token).error, .sessionRevoked)

@@ -157,7 +157,7 @@ private struct Binding {
 private let stepKeys: Set<String> = [
     "op", "seconds", "at", "user_id", "expires_in_s", "metadata", "metadata_generate",
     "sliding", "as", "token", "token_literal", "token_repeat", "user_agent", "session",
-    "session_id_literal", "expect", "entries",
+    "session_id_literal", "expect", "entries", "changes",
 ]
 
 /// Expectation keys checked on a returned session.
@@ -172,7 +172,9 @@ private func expectKeys(_ op: String) throws -> ([String], Bool) {
     switch op {
     case "create": return ([], true)
     case "validate": return (["valid", "validation_error"], true)
-    case "refresh": return (["new_token"], true)
+    case "refresh": return (["new_token", "same_token"], true)
+    case "update_metadata": return ([], true)
+    case "events": return (["events"], false)
     case "get": return (["found"], true)
     case "destroy": return (["result"], false)
     case "destroy_all", "purge", "count": return (["count"], false)
@@ -195,14 +197,50 @@ private final class Diffs {
     }
 }
 
+/// Keeps the lifecycle events it is given, for `events` steps.
+private final class Recorder: SessionListener, @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [SessionEvent] = []
+
+    func onEvent(event: SessionEvent) throws {
+        lock.withLock { events.append(event) }
+    }
+
+    /// The events so far as `events` expectations spell them (session by id); forgets them.
+    func take() -> [[String: String]] {
+        lock.withLock {
+            defer { events.removeAll() }
+            return events.map { event -> [String: String] in
+                switch event {
+                case .created(let id, _): return ["type": "Created", "session": id]
+                case .rotated(let id, _): return ["type": "Rotated", "session": id]
+                case .metadataUpdated(let id, _): return ["type": "MetadataUpdated", "session": id]
+                case .revoked(let id, _, let reason):
+                    let name: String
+                    switch reason {
+                    case .destroy: name = "Destroy"
+                    case .destroyAll: name = "DestroyAll"
+                    case .sessionLimit: name = "SessionLimit"
+                    case .tokenReuse: name = "TokenReuse"
+                    }
+                    return ["type": "Revoked", "session": id, "reason": name]
+                case .purged(let count): return ["type": "Purged", "count": String(count)]
+                }
+            }
+        }
+    }
+}
+
 private final class Runner {
     let manager: SessionManager
     let clock: TestClock
     var bindings: [String: Binding] = [:]
+    let recorder = Recorder()
 
     init(manager: SessionManager, clock: TestClock) {
         self.manager = manager
         self.clock = clock
+        manager.addListener(listener: recorder)
     }
 
     func step(_ value: Any) throws {
@@ -245,6 +283,33 @@ private final class Runner {
         case "get": try get(step, expect, diffs)
         case "purge": try checkCount(expect, diffs) { try self.manager.purgeExpired() }
         case "count": try checkCount(expect, diffs) { try self.manager.count() }
+        case "update_metadata":
+            let id = try sessionId(step)
+            guard let changesJSON = step["changes"] as? JSON else { throw ScenarioError("\"changes\" must be an object") }
+            var changes: [String: String?] = [:]
+            for (key, value) in changesJSON {
+                if value is NSNull { changes[key] = .some(nil) } else if let text = value as? String {
+                    changes[key] = .some(text)
+                } else { throw ScenarioError("change \(key) is not a string or null") }
+            }
+            if let session = try outcome(expect, diffs, { try self.manager.updateMetadata(sessionId: id, changes: changes) }) {
+                try checkSession(expect, session, diffs)
+            }
+        case "events":
+            let got = recorder.take()
+            guard let wantedValues = expect["events"] as? [Any] else { throw ScenarioError("\"events\" must be an array") }
+            var wanted: [[String: String]] = []
+            for value in wantedValues {
+                guard let event = value as? JSON else { throw ScenarioError("an event is not an object") }
+                var row: [String: String] = [:]
+                for (key, v) in event {
+                    if key == "session", let name = v as? String { row[key] = try binding(name).id }
+                    else if let text = v as? String { row[key] = text }
+                    else if let n = v as? NSNumber { row[key] = n.stringValue }
+                }
+                wanted.append(row)
+            }
+            diffs.eq("events", wanted, got)
         case "import":
             guard let entries = step["entries"] else { throw ScenarioError("missing \"entries\"") }
             let data = try JSONSerialization.data(withJSONObject: entries, options: [.fragmentsAllowed])
@@ -305,6 +370,9 @@ private final class Runner {
         if let wanted = try optBool(expect, "new_token") {
             let rotated = session.token != token && session.tokenHash != hashToken(token: token)
             diffs.eq("new_token", wanted, rotated)
+        }
+        if let name = try optStr(expect, "same_token") {
+            diffs.eq("same_token", try binding(name).token, session.token)
         }
         try bind(step, session)
     }
@@ -487,6 +555,14 @@ private func configFrom(_ value: Any?) throws -> SessionConfig {
             config.prefix = s
         case "max_metadata_entries": config.maxMetadataEntries = try small()
         case "max_metadata_bytes": config.maxMetadataBytes = try small()
+        case "rotation_grace_s": config.rotationGrace = try seconds()
+        case "max_sessions_per_user": config.maxSessionsPerUser = try small()
+        case "session_limit_action":
+            switch value as? String {
+            case "RevokeOldest": config.sessionLimitAction = .revokeOldest
+            case "Refuse": config.sessionLimitAction = .refuse
+            default: throw bad
+            }
         default: throw ScenarioError("unknown config key \(String(reflecting: key))")
         }
     }

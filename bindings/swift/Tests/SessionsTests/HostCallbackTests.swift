@@ -27,9 +27,12 @@ final class HostCallbackTests: XCTestCase {
         XCTAssertTrue(try manager.destroy(sessionId: session.id))
         XCTAssertTrue(store.all().allSatisfy { $0.token.isEmpty })
         XCTAssertEqual(store.all().count, 1)
-        for hash in oldHashes {
+        // Only the immediate predecessor is still indexed (for the rotation grace and
+        // reuse detection); older hashes are gone.
+        for hash in oldHashes.dropLast() {
             XCTAssertNil(try store.findByTokenHash(tokenHash: hash))
         }
+        XCTAssertEqual(try store.findByTokenHash(tokenHash: oldHashes.last!)?.id, session.id)
         XCTAssertEqual(try store.findByTokenHash(tokenHash: session.tokenHash)?.id, session.id)
         XCTAssertGreaterThanOrEqual(store.callCount("compareAndSwap"), 11)
         XCTAssertEqual(store.callCount("insert"), 1)
@@ -108,8 +111,9 @@ final class HostCallbackTests: XCTestCase {
             .SessionNotFound(sessionId: "id-ü"), .Random(reason: "r5"), .Store(reason: "r6"),
             .Clock(reason: "r7"), .Import(entry: 3, field: "userId", reason: "r8 ✓"),
             .Import(entry: nil, field: nil, reason: "r9"), .UserAgentRequired,
+            .TokenReused, .SessionLimitReached(limit: 2),
         ]
-        XCTAssertEqual(Set(cases.map(errorName)).count, 15)
+        XCTAssertEqual(Set(cases.map(errorName)).count, 17)
         let (manager, store, _) = try fixture()
         for error in cases {
             store.failWith(error)

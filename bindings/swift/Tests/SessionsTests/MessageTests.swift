@@ -24,6 +24,8 @@ final class MessageTests: XCTestCase {
         .Clock(reason: "ntp unreachable"),
         .Import(entry: 3, field: "userId", reason: "must not be empty"),
         .UserAgentRequired,
+        .TokenReused,
+        .SessionLimitReached(limit: 3),
     ]
 
     /// The case's name and the text of its fields, read back by pattern matching. There
@@ -47,10 +49,12 @@ final class MessageTests: XCTestCase {
         case let .Import(entry, field, reason):
             return ("Import", [entry.map { "\($0)" }, field, reason].compactMap { $0 })
         case .UserAgentRequired: return ("UserAgentRequired", [])
+        case .TokenReused: return ("TokenReused", [])
+        case let .SessionLimitReached(limit): return ("SessionLimitReached", ["\(limit)"])
         }
     }
 
-    static let caseCount = 15
+    static let caseCount = 17
 
     /// Asserts `message` reads as one sentence about `name`, not as Swift's print-out of
     /// the enum value.
@@ -151,7 +155,7 @@ final class MessageTests: XCTestCase {
     }
 
     func testEveryValidationErrorHasAOneSentenceMessage() {
-        let all: [ValidationError] = [.invalidToken, .sessionExpired, .sessionRevoked, .userAgentMismatch]
+        let all: [ValidationError] = [.invalidToken, .sessionExpired, .sessionRevoked, .userAgentMismatch, .tokenReused]
         var messages = Set<String>()
         for error in all {
             let name = validationErrorName(error)

@@ -61,6 +61,7 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
     private let lock = NSLock()
     private var byId: [String: Session] = [:]
     private var idByHash: [String: String] = [:]
+    private var idByPrevious: [String: String] = [:]
 
     /// When set, every method throws this error instead of doing its job.
     private var failure: Error?
@@ -105,6 +106,7 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         for session in sessions {
             byId[session.id] = session
             idByHash[session.tokenHash] = session.id
+            if let previous = session.previousTokenHash { idByPrevious[previous] = session.id }
         }
     }
 
@@ -118,7 +120,7 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
     func findByTokenHash(tokenHash: String) throws -> Session? {
         try lock.withLock {
             try enter("findByTokenHash")
-            return idByHash[tokenHash].flatMap { byId[$0] }
+            return (idByHash[tokenHash] ?? idByPrevious[tokenHash]).flatMap { byId[$0] }
         }
     }
 
@@ -137,6 +139,8 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
                 idByHash[current.tokenHash] = nil
                 idByHash[session.tokenHash] = session.id
             }
+            if let previous = current.previousTokenHash { idByPrevious[previous] = nil }
+            if let previous = session.previousTokenHash { idByPrevious[previous] = session.id }
             byId[session.id] = session
             return true
         }
@@ -149,18 +153,36 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
         }
     }
 
-    func revokeAllForUser(userId: String, at: Date) throws -> UInt64 {
+    func revokeAllForUser(userId: String, at: Date) throws -> [String] {
         try lock.withLock {
             try enter("revokeAllForUser")
-            var revoked: UInt64 = 0
+            var revoked: [String] = []
             for (id, session) in byId where session.userId == userId && session.revokedAt == nil {
                 var changed = session
                 changed.revokedAt = at
                 changed.version += 1
                 byId[id] = changed
-                revoked += 1
+                revoked.append(id)
             }
             return revoked
+        }
+    }
+
+    func insertLimited(session: Session, maxActive: UInt32, now: Date, revokeOldest: Bool) throws -> [String] {
+        try lock.withLock {
+            try enter("insertLimited")
+            let active = byId.values
+                .filter { $0.userId == session.userId && $0.revokedAt == nil && $0.expiresAt > now }
+                .sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+            let excess = max(0, active.count + 1 - Int(maxActive))
+            if excess > 0 && !revokeOldest { throw SessionError.SessionLimitReached(limit: maxActive) }
+            try add([session])
+            for var old in active.prefix(excess) {
+                old.revokedAt = now
+                old.version += 1
+                byId[old.id] = old
+            }
+            return active.prefix(excess).map(\.id)
         }
     }
 
@@ -171,6 +193,7 @@ final class SwiftStore: SessionStore, @unchecked Sendable {
             for session in expired {
                 byId[session.id] = nil
                 idByHash[session.tokenHash] = nil
+                if let previous = session.previousTokenHash { idByPrevious[previous] = nil }
             }
             return UInt64(expired.count)
         }
@@ -345,6 +368,8 @@ func errorName(_ error: Error) -> String {
     case .Clock: return "Clock"
     case .Import: return "Import"
     case .UserAgentRequired: return "UserAgentRequired"
+    case .TokenReused: return "TokenReused"
+    case .SessionLimitReached: return "SessionLimitReached"
     }
 }
 
@@ -354,6 +379,7 @@ func validationErrorName(_ error: ValidationError) -> String {
     case .sessionExpired: return "SessionExpired"
     case .sessionRevoked: return "SessionRevoked"
     case .userAgentMismatch: return "UserAgentMismatch"
+    case .tokenReused: return "TokenReused"
     }
 }
 

@@ -1,5 +1,6 @@
 package dev.sessions
 
+import java.time.Duration
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.ConcurrentLinkedQueue
 import java.util.concurrent.CountDownLatch
@@ -20,7 +21,9 @@ import kotlin.test.fail
 class ConcurrencyTest {
     private val threads = 8
 
-    private fun manager(kind: String) = newManager(kind)
+    // A rotation grace far longer than any test here, so that no token is treated as
+    // reused however slow the machine (the system clock runs these tests).
+    private fun manager(kind: String) = newManager(kind, SessionConfig(rotationGrace = Duration.ofMinutes(10)))
 
     @EachStore
     fun `bug 4 - of many concurrent refreshes of one token exactly one wins`(kind: String) {
@@ -36,8 +39,6 @@ class ConcurrencyTest {
                         try {
                             barrier.await(10, TimeUnit.SECONDS)
                             winners += m.refresh(s.token)
-                        } catch (e: SessionException.InvalidToken) {
-                            losers.incrementAndGet()
                         } catch (e: Throwable) {
                             unexpected += e
                         }
@@ -45,10 +46,13 @@ class ConcurrencyTest {
                 }
                 workers.forEach { it.join() }
                 assertTrue(unexpected.isEmpty(), unexpected.toString())
-                assertEquals(1, winners.size)
-                assertEquals(threads - 1, losers.get())
-                assertTrue(m.validate(winners.single().token).valid)
-                assertEquals(ValidationError.INVALID_TOKEN, m.validate(s.token).error)
+                // One rotation is written, and within the rotation grace every refresh
+                // gets its token: nobody is logged out.
+                assertEquals(threads, winners.size)
+                assertEquals(1, winners.map { it.token }.toSet().size)
+                assertEquals(0, losers.get())
+                assertTrue(m.validate(winners.first().token).valid)
+                assertEquals(2L, m.get(s.id)!!.version)
             }
         }
     }
@@ -63,7 +67,7 @@ class ConcurrencyTest {
             // A few sessions every thread fights over.
             val shared = (1..4).map { AtomicReference(m.create(opts("shared"))) }
             created.addAndGet(shared.size.toLong())
-            val sharedWins = ConcurrentHashMap<String, AtomicInteger>() // presented token -> successful refreshes
+            val sharedWins = ConcurrentHashMap<String, MutableSet<String>>() // presented token -> tokens its refreshes got
             val errors = ConcurrentLinkedQueue<Throwable>()
             val ops = AtomicLong()
             val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(3)
@@ -102,7 +106,7 @@ class ConcurrencyTest {
                                     val cur = ref.get()
                                     try {
                                         val next = m.refresh(cur.token)
-                                        sharedWins.computeIfAbsent(cur.token) { AtomicInteger() }.incrementAndGet()
+                                        sharedWins.computeIfAbsent(cur.token) { ConcurrentHashMap.newKeySet() }.add(next.token)
                                         rotatedOut += cur.token
                                         ref.compareAndSet(cur, next)
                                     } catch (e: SessionException.InvalidToken) {
@@ -136,8 +140,13 @@ class ConcurrencyTest {
             println("[$kind] ${ops.get()} operations by $threads threads in 3 s; ${created.get()} sessions")
 
             // Invariants.
-            assertTrue(sharedWins.values.all { it.get() == 1 }, "a shared token was refreshed twice")
-            for (t in rotatedOut) assertEquals(ValidationError.INVALID_TOKEN, m.validate(t).error, "rotated-out token validated")
+            assertTrue(sharedWins.values.all { it.size == 1 }, "a shared token was rotated twice")
+            for (t in rotatedOut) {
+                // Valid only as its session's immediate predecessor, within the grace.
+                val r = m.validate(t)
+                if (r.valid) assertEquals(hashToken(t), r.session!!.previousTokenHash, "rotated-out token validated")
+                else assertTrue(r.error == ValidationError.INVALID_TOKEN || r.error == ValidationError.SESSION_REVOKED, "${r.error}")
+            }
             for ((id, t) in revoked) {
                 assertEquals(ValidationError.SESSION_REVOKED, m.validate(t).error)
                 assertTrue(m.get(id)!!.revokedAt != null)

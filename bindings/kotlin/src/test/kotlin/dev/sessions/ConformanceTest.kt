@@ -50,8 +50,32 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
     private val json = JSONObject(file.readText())
     private val clock = ManualClock(instant(json.getString("start")))
     private val bindings = HashMap<String, Binding>()
+    private val recorder = Recorder()
 
     private data class Binding(val id: String, val token: String)
+
+    /** Keeps the lifecycle events it is given, for `events` steps. */
+    private class Recorder : SessionListener {
+        private val events = ArrayList<SessionEvent>()
+
+        @Synchronized override fun onEvent(event: SessionEvent) {
+            events += event
+        }
+
+        /** The events so far, as `events` expectations spell them (session by id); forgets them. */
+        @Synchronized fun take(): List<Map<String, Any>> = events.map { e ->
+            when (e) {
+                is SessionEvent.Created -> mapOf("type" to "Created", "session" to e.sessionId)
+                is SessionEvent.Rotated -> mapOf("type" to "Rotated", "session" to e.sessionId)
+                is SessionEvent.MetadataUpdated -> mapOf("type" to "MetadataUpdated", "session" to e.sessionId)
+                is SessionEvent.Revoked -> mapOf(
+                    "type" to "Revoked", "session" to e.sessionId,
+                    "reason" to e.reason.name.lowercase().split('_').joinToString("") { it.replaceFirstChar(Char::uppercase) },
+                )
+                is SessionEvent.Purged -> mapOf("type" to "Purged", "count" to e.count.toLong())
+            }
+        }.also { events.clear() }
+    }
 
     fun run() {
         val config = sessionConfig(json.optJSONObject("config") ?: JSONObject())
@@ -70,6 +94,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
             return
         }
         build(config).use { m ->
+            m.addListener(recorder)
             val steps = json.getJSONArray("steps")
             for (i in 0 until steps.length()) {
                 val step = steps.getJSONObject(i)
@@ -87,7 +112,8 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
     private fun sessionConfig(c: JSONObject): SessionConfig {
         val known = setOf(
             "default_expires_in_s", "max_lifetime_s", "bind_to_user_agent", "prefix",
-            "max_metadata_entries", "max_metadata_bytes",
+            "max_metadata_entries", "max_metadata_bytes", "rotation_grace_s", "max_sessions_per_user",
+            "session_limit_action",
         )
         (c.keySet() - known).takeIf { it.isNotEmpty() }?.let { fail("unknown config keys $it") }
         val defaults = SessionConfig()
@@ -98,6 +124,12 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
             bindToUserAgent = if (c.has("bind_to_user_agent")) c.getBoolean("bind_to_user_agent") else defaults.bindToUserAgent,
             maxMetadataEntries = if (c.has("max_metadata_entries")) c.getLong("max_metadata_entries").toUInt() else defaults.maxMetadataEntries,
             maxMetadataBytes = if (c.has("max_metadata_bytes")) c.getLong("max_metadata_bytes").toUInt() else defaults.maxMetadataBytes,
+            rotationGrace = if (c.has("rotation_grace_s")) seconds(c.get("rotation_grace_s")) else null,
+            maxSessionsPerUser = if (c.has("max_sessions_per_user")) c.getLong("max_sessions_per_user").toUInt() else null,
+            sessionLimitAction = when (c.optString("session_limit_action", "RevokeOldest")) {
+                "Refuse" -> SessionLimitAction.REFUSE
+                else -> SessionLimitAction.REVOKE_OLDEST
+            },
         )
     }
 
@@ -151,6 +183,11 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         "purge" -> m.purgeExpired()
         "count" -> m.count()
         "import" -> m.importJson(step.get("entries").toString())
+        "update_metadata" -> {
+            val changes = step.getJSONObject("changes")
+            m.updateMetadata(sessionId(step), changes.keySet().associateWith { if (changes.isNull(it)) null else changes.getString(it) })
+        }
+        "events" -> recorder.take()
         else -> fail("unknown op $op")
     }
 
@@ -201,12 +238,15 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
     private fun check(op: String, expect: JSONObject, value: Any?, failed: Boolean, presented: String?) {
         val allowed = mutableSetOf("error")
         when (op) {
-            "create", "refresh" -> allowed += sessionKeys
+            "create" -> allowed += sessionKeys
+            "refresh" -> allowed += sessionKeys + "same_token"
             "validate" -> allowed += sessionKeys + setOf("valid", "validation_error")
             "get" -> allowed += sessionKeys + "found"
             "destroy" -> allowed += "result"
             "destroy_all", "purge", "count" -> allowed += "count"
             "import" -> allowed += setOf("count", "error_field")
+            "update_metadata" -> allowed += sessionKeys
+            "events" -> allowed += "events"
             "list" -> allowed += "sessions"
         }
         (expect.keySet() - allowed).takeIf { it.isNotEmpty() }?.let { fail("expect keys $it are not defined for $op") }
@@ -215,7 +255,22 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
             return
         }
         val session: Session? = when (op) {
-            "create", "refresh" -> value as Session
+            "create", "update_metadata" -> value as Session
+            "refresh" -> {
+                val s = value as Session
+                if (expect.has("same_token")) assertEquals(binding(expect.getString("same_token")).token, s.token, "same_token")
+                s
+            }
+            "events" -> {
+                @Suppress("UNCHECKED_CAST")
+                val got = value as List<Map<String, Any>>
+                val want = expect.getJSONArray("events").map { e ->
+                    (e as JSONObject).toMap().mapValues { (k, v) -> if (k == "session") binding(v as String).id else v }
+                        .mapValues { (_, v) -> if (v is Number) v.toLong() else v }
+                }
+                assertEquals(want, got, "events")
+                null
+            }
             "validate" -> {
                 val r = value as ValidationResult
                 if (expect.has("valid")) assertEquals(expect.getBoolean("valid"), r.valid, "valid (error ${r.error})")

@@ -39,8 +39,10 @@ class DurableAndInterchangeTest {
             assertEquals(mapOf("k" to "v"), v.session!!.metadata)
             assertEquals(ValidationError.SESSION_REVOKED, m.validate(revoked.token).error)
             val rotated = m.refresh(s.token)
-            assertEquals(ValidationError.INVALID_TOKEN, m.validate(s.token).error)
-            assertTrue(m.validate(rotated.token).valid)
+            assertEquals(rotated.token, m.refresh(s.token).token) // within the rotation grace
+            clock.advance(Duration.ofSeconds(10))
+            assertEquals(ValidationError.TOKEN_REUSED, m.validate(s.token).error)
+            assertEquals(ValidationError.SESSION_REVOKED, m.validate(rotated.token).error)
         }
     }
 

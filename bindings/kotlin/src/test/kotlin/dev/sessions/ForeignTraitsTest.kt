@@ -168,7 +168,10 @@ class ForeignTraitsTest {
             expect("InvalidConfig") { SessionManager(config(prefix = "")) }
             // No library call can be made to raise Random (the OS RNG failing): it still
             // crosses the boundary both ways when a Kotlin store raises it.
-            for (e in listOf(SessionException.Random("no entropy"), SessionException.Store("io"))) {
+            for (e in listOf(
+                SessionException.Random("no entropy"), SessionException.Store("io"),
+                SessionException.TokenReused(), SessionException.SessionLimitReached(3u),
+            )) {
                 store.failure = { e }
                 expect(e.variant) { m.count() }
             }
@@ -181,7 +184,7 @@ class ForeignTraitsTest {
             .filter { SessionException::class.java.isAssignableFrom(it) }
             .map { it.simpleName }
             .toSet()
-        assertEquals(15, all.size)
+        assertEquals(17, all.size)
         assertEquals(all, seen)
     }
 

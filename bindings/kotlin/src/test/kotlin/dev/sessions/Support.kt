@@ -36,6 +36,7 @@ class KotlinStore : SessionStore {
     private val lock = Any()
     private val byId = HashMap<String, Session>()
     private val idByHash = HashMap<String, String>()
+    private val idByPrevious = HashMap<String, String>()
 
     /** Set to make every call throw (to test how store failures reach the caller). */
     @Volatile var failure: (() -> Exception)? = null
@@ -74,6 +75,7 @@ class KotlinStore : SessionStore {
             for (session in sessions) {
                 byId[session.id] = session.copy(token = "")
                 idByHash[session.tokenHash] = session.id
+                session.previousTokenHash?.let { idByPrevious[it] = session.id }
             }
         }
     }
@@ -85,7 +87,7 @@ class KotlinStore : SessionStore {
 
     override fun findByTokenHash(tokenHash: String): Session? {
         enter()
-        return synchronized(lock) { idByHash[tokenHash]?.let { byId[it] } }
+        return synchronized(lock) { (idByHash[tokenHash] ?: idByPrevious[tokenHash])?.let { byId[it] } }
     }
 
     override fun compareAndSwap(expectedTokenHash: String, expectedVersion: Long, session: Session): Boolean {
@@ -100,8 +102,10 @@ class KotlinStore : SessionStore {
                 throw SessionException.Store("duplicate token hash")
             }
             idByHash.remove(expectedTokenHash)
+            current.previousTokenHash?.let { idByPrevious.remove(it) }
             byId[session.id] = session.copy(token = "")
             idByHash[session.tokenHash] = session.id
+            session.previousTokenHash?.let { idByPrevious[it] = session.id }
             return true
         }
     }
@@ -111,17 +115,37 @@ class KotlinStore : SessionStore {
         return synchronized(lock) { byId.values.filter { it.userId == userId }.sortedBy { it.createdAt } }
     }
 
-    override fun revokeAllForUser(userId: String, at: Instant): ULong {
+    override fun revokeAllForUser(userId: String, at: Instant): List<String> {
         enter()
         synchronized(lock) {
-            var revoked = 0UL
+            val revoked = ArrayList<String>()
             for ((id, s) in byId) {
                 if (s.userId == userId && s.revokedAt == null) {
                     byId[id] = s.copy(revokedAt = at, version = s.version + 1)
-                    revoked++
+                    revoked += id
                 }
             }
             return revoked
+        }
+    }
+
+    override fun insertLimited(session: Session, maxActive: UInt, now: Instant, revokeOldest: Boolean): List<String> {
+        enter()
+        observe(session)
+        synchronized(lock) {
+            val active = byId.values
+                .filter { it.userId == session.userId && it.revokedAt == null && it.expiresAt.isAfter(now) }
+                .sortedWith(compareBy<Session>({ it.createdAt }, { it.id }))
+            val excess = maxOf(0, active.size + 1 - maxActive.toInt())
+            if (excess > 0 && !revokeOldest) throw SessionException.SessionLimitReached(maxActive)
+            if (byId.containsKey(session.id) || idByHash.containsKey(session.tokenHash)) {
+                throw SessionException.Store("duplicate session id or token hash")
+            }
+            byId[session.id] = session.copy(token = "")
+            idByHash[session.tokenHash] = session.id
+            val revoked = active.take(excess)
+            for (s in revoked) byId[s.id] = s.copy(revokedAt = now, version = s.version + 1)
+            return revoked.map { it.id }
         }
     }
 
@@ -132,6 +156,7 @@ class KotlinStore : SessionStore {
             for (s in gone) {
                 byId.remove(s.id)
                 idByHash.remove(s.tokenHash)
+                s.previousTokenHash?.let { idByPrevious.remove(it) }
             }
             return gone.size.toULong()
         }
