@@ -71,30 +71,26 @@ impl<'a> Exported<'a> {
             id: &s.id,
             user_id: &s.user_id,
             token_hash: &s.token_hash,
-            created_at: format_time(s.created_at),
-            expires_at: format_time(s.expires_at),
+            created_at: clock::format_rfc3339(s.created_at),
+            expires_at: clock::format_rfc3339(s.expires_at),
             metadata: s
                 .metadata
                 .as_ref()
                 .map(|m| m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()),
-            revoked_at: s.revoked_at.map(format_time),
+            revoked_at: s.revoked_at.map(clock::format_rfc3339),
             sliding_expiration: s.sliding_expiration,
             bound_user_agent: s.bound_user_agent.as_deref(),
             lifetime_ms: (s.lifetime.subsec_micros() % 1000 == 0)
                 .then(|| u64::try_from(s.lifetime.as_millis()).unwrap_or(u64::MAX)),
             lifetime_us: (s.lifetime.subsec_micros() % 1000 != 0)
                 .then(|| u64::try_from(s.lifetime.as_micros()).unwrap_or(u64::MAX)),
-            absolute_expires_at: format_time(s.absolute_expires_at),
+            absolute_expires_at: clock::format_rfc3339(s.absolute_expires_at),
             version: s.version,
             previous_token_hash: s.previous_token_hash.as_deref(),
-            rotated_at: s.rotated_at.map(format_time),
+            rotated_at: s.rotated_at.map(clock::format_rfc3339),
             rotation_key: s.rotation_key.as_deref(),
         }
     }
-}
-
-fn format_time(t: SystemTime) -> String {
-    clock::format_rfc3339(t)
 }
 
 /// An error about the input as a whole.

@@ -138,14 +138,6 @@ impl SessionManager {
         })
     }
 
-    /// Runs a change and delivers its events (see [`Listeners::change`]).
-    pub(crate) fn change<T>(
-        &self,
-        change: impl FnOnce() -> Result<(T, Vec<SessionEvent>)>,
-    ) -> Result<T> {
-        self.listeners.change(change)
-    }
-
     /// Revokes `session` (as read) at `now` for `reason`: `Ok(true)` once revoked by
     /// this call, `Ok(false)` when another change came first (re-read and decide).
     fn revoke(&self, session: &Session, now: SystemTime, reason: RevocationReason) -> Result<bool> {
@@ -165,7 +157,7 @@ impl SessionManager {
     /// `read`'s token hash and version, and delivers `event` if it was replaced.
     /// `Ok(false)` means another change came first: re-read and decide again.
     pub(crate) fn swap(&self, read: &Session, next: Session, event: SessionEvent) -> Result<bool> {
-        self.change(|| {
+        self.listeners.change(|| {
             let done = self
                 .store
                 .compare_and_swap(read.token_hash.clone(), read.version, next)?;
@@ -182,7 +174,7 @@ impl SessionManager {
     /// The clock's reading, rounded to the microsecond; a reading outside the
     /// supported range (1970-01-01T00:00:01Z to 2099) is a `Clock` error, so no instant
     /// outside it is ever computed or stored.
-    fn now(&self) -> Result<SystemTime> {
+    pub(crate) fn now(&self) -> Result<SystemTime> {
         clock::checked(self.clock.now()?).map_err(|reason| SessionError::Clock {
             reason: format!("the clock read {reason}"),
         })
@@ -200,23 +192,13 @@ impl SessionManager {
         })
     }
 
-    /// The stored session with this id, checked (for the other modules of the manager).
-    pub(crate) fn read_session(&self, session_id: &str) -> Result<Option<Session>> {
-        self.read_by_id(session_id)
-    }
-
-    /// The clock's checked reading (for the other modules of the manager).
-    pub(crate) fn current_time(&self) -> Result<SystemTime> {
-        self.now()
-    }
-
     /// The lifecycle listeners.
     pub(crate) fn listeners(&self) -> &Listeners {
         &self.listeners
     }
 
     /// The stored session with this id, checked.
-    fn read_by_id(&self, session_id: &str) -> Result<Option<Session>> {
+    pub(crate) fn read_by_id(&self, session_id: &str) -> Result<Option<Session>> {
         self.store
             .get(session_id.to_owned())?
             .map(|s| self.admitted(s))
@@ -361,7 +343,7 @@ impl SessionManager {
         let session = self.policy.new_session(options, now)?;
         let mut stored = session.clone();
         stored.token.clear();
-        self.change(|| {
+        self.listeners.change(|| {
             let revoked = match self.policy.max_sessions_per_user {
                 None => {
                     self.store.insert(stored)?;
@@ -537,7 +519,7 @@ impl SessionManager {
     pub fn destroy_all_for_user(&self, user_id: String) -> Result<i64> {
         rules::check_user_id(&user_id)?;
         let now = self.now()?;
-        let count = self.change(|| {
+        let count = self.listeners.change(|| {
             let revoked = self.store.revoke_all_for_user(user_id.clone(), now)?;
             let count = i64::try_from(revoked.len()).unwrap_or(i64::MAX);
             let events = revoked

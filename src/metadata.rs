@@ -24,10 +24,10 @@ impl SessionManager {
         changes: HashMap<String, Option<String>>,
     ) -> Result<Session> {
         for _ in 0..crate::manager::CAS_ATTEMPTS {
-            let Some(session) = self.read_session(&session_id)? else {
+            let Some(session) = self.read_by_id(&session_id)? else {
                 return Err(SessionError::SessionNotFound { session_id });
             };
-            let now = self.current_time()?;
+            let now = self.now()?;
             if session.revoked_at.is_some() {
                 return Err(SessionError::SessionRevoked);
             }
