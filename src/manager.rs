@@ -18,8 +18,10 @@ use crate::token::{TokenHash, MAX_TOKEN_CHARS};
 
 /// How often an operation retries after losing a compare-and-swap race (it only loses
 /// when another caller changed the session in between, e.g. slid it) before it reports
-/// the session as too busy to change (`Store`).
-pub(crate) const CAS_ATTEMPTS: usize = 8;
+/// the session as too busy to change (`Store`). Each lost race means another change
+/// succeeded; 8 attempts were seen to run out with 4 threads updating one session's
+/// metadata while it slid (SQLite, CI), so the budget is generous.
+pub(crate) const CAS_ATTEMPTS: usize = 64;
 
 /// Creates, validates, rotates, revokes and purges sessions in a store.
 ///
