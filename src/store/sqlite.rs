@@ -77,16 +77,21 @@ pub const MIGRATIONS: &[&str] = &[
 /// The schema version this library writes: the number of [`MIGRATIONS`].
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const COLUMNS: &str = "id, user_id, token_hash, created_at, expires_at, absolute_expires_at, \
-     lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version, \
-     previous_token_hash, rotated_at, rotation_key";
+/// The columns of a session, in the order [`StoredRow::read`] reads them (a macro, so
+/// queries are `&'static str`s built at compile time: a lookup formats nothing).
+macro_rules! columns {
+    () => {
+        "id, user_id, token_hash, created_at, expires_at, absolute_expires_at, \
+         lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version, \
+         previous_token_hash, rotated_at, rotation_key"
+    };
+}
 
 /// Sessions kept in a SQLite database file, durable across restarts and shared by every
 /// process that opens the same file.
 pub struct SqliteStore {
     writer: GroupCommit,
     readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
     path: String,
 }
 
@@ -144,7 +149,6 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: GroupCommit::new(writer, shown.clone()),
             readers,
-            next_reader: AtomicUsize::new(0),
             path: shown,
         })
     }
@@ -158,7 +162,6 @@ impl SqliteStore {
         Ok(SqliteStore {
             writer: GroupCommit::new(writer, shown.clone()),
             readers: Vec::new(),
-            next_reader: AtomicUsize::new(0),
             path: shown,
         })
     }
@@ -190,13 +193,15 @@ impl SqliteStore {
         }
     }
 
-    /// A connection for a read: a free reader if there is one, else the next one in
-    /// turn (or the writer when the store has no readers).
+    /// A connection for a read: a free reader if there is one, else the thread's own
+    /// (or the writer when the store has no readers). Each thread starts looking at its
+    /// own reader, so threads reading at once rarely touch the same connection (or a
+    /// shared counter).
     fn reader(&self) -> MutexGuard<'_, Connection> {
         if self.readers.is_empty() {
             return self.writer.connection();
         }
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let start = reader_slot();
         let n = self.readers.len();
         (0..n)
             .find_map(|i| self.readers[(start + i) % n].try_lock())
@@ -274,6 +279,15 @@ fn write_error(path: &str, action: &str, session_id: &str, err: &rusqlite::Error
         Some(Duplicate::TokenHash) => store_error("duplicate token hash"),
         None => db_error(path, action, err),
     }
+}
+
+/// This thread's preferred reader: threads are numbered in the order they first read.
+fn reader_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    SLOT.with(|slot| *slot)
 }
 
 fn store_error(reason: impl Into<String>) -> SessionError {
@@ -567,7 +581,7 @@ impl Columns {
         })
     }
 
-    /// The values of `session` (which these columns were made from), in `COLUMNS` order.
+    /// The values of `session` (which these columns were made from), in `columns!()` order.
     fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 15] {
         [
             &session.id,
@@ -589,7 +603,7 @@ impl Columns {
     }
 }
 
-/// Inserts one session: the values of [`Columns::values`], in `COLUMNS` order.
+/// Inserts one session: the values of [`Columns::values`], in `columns!()` order.
 const INSERT: &str = "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, \
      absolute_expires_at, lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, \
      metadata, version, previous_token_hash, rotated_at, rotation_key) \
@@ -690,19 +704,22 @@ impl SessionStore for SqliteStore {
     }
 
     fn get(&self, session_id: String) -> Result<Option<Session>> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1");
-        self.query_one("get", &sql, &session_id)
+        let sql = concat!("SELECT ", columns!(), " FROM sessions WHERE id = ?1");
+        self.query_one("get", sql, &session_id)
     }
 
     fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>> {
         let Some(hash) = TokenHash::from_hex(&token_hash) else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sessions WHERE token_hash = ?1 \
-             UNION ALL SELECT {COLUMNS} FROM sessions WHERE previous_token_hash = ?1 LIMIT 1"
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE token_hash = ?1 UNION ALL SELECT ",
+            columns!(),
+            " FROM sessions WHERE previous_token_hash = ?1 LIMIT 1"
         );
-        self.query_one("find by token hash", &sql, &hash.0)
+        self.query_one("find by token hash", sql, &hash.0)
     }
 
     fn compare_and_swap(
@@ -734,10 +751,13 @@ impl SessionStore for SqliteStore {
     }
 
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at, id");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE user_id = ?1 ORDER BY created_at, id"
+        );
         Ok(self
-            .query_many("list for user", &sql, params![user_id])?
+            .query_many("list for user", sql, params![user_id])?
             .sessions)
     }
 
@@ -778,7 +798,11 @@ impl SessionStore for SqliteStore {
     }
 
     fn all_sessions(&self) -> Result<SessionScan> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions ORDER BY created_at, id");
-        self.query_many("list all", &sql, params![])
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions ORDER BY created_at, id"
+        );
+        self.query_many("list all", sql, params![])
     }
 }
