@@ -6,11 +6,13 @@
 //! all. The schema carries a version number (`PRAGMA user_version`) and is brought up
 //! to date by [`MIGRATIONS`], applied in order inside one transaction.
 //!
-//! The database runs in WAL mode with `synchronous = FULL` (or `NORMAL`, see
-//! [`Durability`]), so a change is on disk once its method returns, and readers never
-//! wait for the writer. Every change is one atomic step (a single statement, or a few in
-//! one savepoint): compare-and-swap is one conditional `UPDATE`, so two processes rotating one token cannot both succeed. A busy timeout
-//! makes a connection wait for another process's write instead of failing. Nothing is
+//! The database runs in WAL mode with `synchronous = FULL`, so a change is on disk once
+//! its method returns (with [`Durability::Normal`], `synchronous = NORMAL`: synced at
+//! checkpoints), and readers never wait for the writer. Every change is one atomic step
+//! (a single statement, or a few in one savepoint of a shared transaction):
+//! compare-and-swap is one conditional `UPDATE`, so two processes rotating one token
+//! cannot both succeed. A busy timeout makes a connection wait for another process's
+//! write instead of failing. Nothing is
 //! cached: every read goes to the database, so a change made by another process is
 //! seen by the next call.
 //!

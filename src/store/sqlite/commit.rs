@@ -108,6 +108,14 @@ struct Leading<'a>(&'a GroupCommit);
 
 impl Drop for Leading<'_> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Unwinding from inside a transaction: roll it back at once, so the file's
+            // write lock is not held until this store's next write.
+            let conn = self.0.conn.lock();
+            if !conn.is_autocommit() {
+                let _ = exec(&conn, "ROLLBACK");
+            }
+        }
         self.0.state.lock().leading = false;
         self.0.done.notify_all();
     }
@@ -167,6 +175,11 @@ impl GroupCommit {
         let conn = self.conn.lock();
         let path = self.path.as_str();
         let fail = |action: &str, e: &rusqlite::Error| super::db_error(path, action, e);
+        if !conn.is_autocommit() {
+            // A leader unwound (a panic) inside its transaction: its jobs were answered
+            // with errors, so nothing of it may commit.
+            let _ = exec(&conn, "ROLLBACK");
+        }
         if let Err(e) = exec(&conn, "BEGIN IMMEDIATE") {
             let error = fail("begin", &e);
             for job in &mut jobs {
@@ -223,4 +236,86 @@ impl GroupCommit {
 /// every write, so they are not parsed again each time).
 fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use super::*;
+
+    fn insert(i: i64) -> Work<()> {
+        Box::new(move |conn: &Connection, path: &str| {
+            if i == 3 {
+                panic!("a write that panics");
+            }
+            conn.execute("INSERT INTO t (x) VALUES (?1)", [i])
+                .map(drop)
+                .map_err(|e| super::super::db_error(path, "insert", &e))
+        })
+    }
+
+    fn rows(commits: &GroupCommit) -> Vec<i64> {
+        let conn = commits.connection();
+        let mut stmt = conn.prepare("SELECT x FROM t ORDER BY x").expect("prepare");
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<i64>>>());
+        rows.expect("rows")
+    }
+
+    #[test]
+    fn a_write_that_panics_answers_every_caller_and_commits_nothing_of_its_batch() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (x INTEGER)")
+            .expect("table");
+        let commits = GroupCommit::new(conn, ":memory:".into());
+        let outcomes: Vec<(i64, std::thread::Result<Result<()>>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8i64)
+                .map(|i| {
+                    let commits = &commits;
+                    s.spawn(move || (i, catch_unwind(AssertUnwindSafe(|| commits.run(insert(i))))))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        // Every caller got an answer (none waits forever); the panicking one a panic.
+        assert_eq!(outcomes.len(), 8);
+        let stored = rows(&commits);
+        for (i, outcome) in outcomes {
+            match outcome {
+                Err(_) => assert_eq!(i, 3, "only the panicking write panics"),
+                Ok(Ok(())) => assert!(stored.contains(&i), "{i} succeeded but is not stored"),
+                Ok(Err(e)) => {
+                    assert!(matches!(e, SessionError::Store { .. }), "{e:?}");
+                    assert!(!stored.contains(&i), "{i} failed but is stored");
+                }
+            }
+        }
+        assert!(!stored.contains(&3));
+        // The connection is usable again: later writes commit.
+        commits.run(insert(100)).expect("a later write");
+        assert!(rows(&commits).contains(&100));
+    }
+
+    #[test]
+    fn a_failed_write_is_rolled_back_to_its_savepoint_and_the_others_commit() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t (x INTEGER UNIQUE)")
+            .expect("table");
+        let commits = GroupCommit::new(conn, ":memory:".into());
+        // Two statements, the second failing: the first must not stay.
+        let half: Work<()> = Box::new(|conn: &Connection, path: &str| {
+            conn.execute("INSERT INTO t (x) VALUES (1)", [])
+                .and_then(|_| conn.execute("INSERT INTO t (x) VALUES (1)", []))
+                .map(drop)
+                .map_err(|e| super::super::db_error(path, "insert", &e))
+        });
+        assert!(commits.run(half).is_err());
+        commits.run(insert(2)).expect("insert 2");
+        assert_eq!(rows(&commits), vec![2]);
+    }
 }
