@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import logging
 import os
@@ -14,6 +15,7 @@ import pathlib
 import runpy
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 
 import httpx
@@ -76,11 +78,27 @@ def build_app(manager, clock, **middleware) -> FastAPI:
     return app
 
 
-@pytest.fixture(params=["sync", "async"])
+# The manager the middleware gets: the synchronous SessionManager (calls go to a worker
+# thread), an asynchronous one of the tests' own (coroutines, awaited directly) and, once
+# the package has it, sessions.AsyncSessionManager over the same manager.
+FLAVOURS = ["sync", "async"] + (["native_async"] if hasattr(sessions, "AsyncSessionManager") else [])
+
+
+@pytest.fixture(params=FLAVOURS)
 def flavour(request):
-    """The manager the middleware gets: the synchronous SessionManager (calls go to a
-    worker thread) or an asynchronous one (coroutines, awaited directly)."""
     return request.param
+
+
+def as_flavour(flavour: str, manager: sessions.SessionManager):
+    """What the middleware is given, and the adapter (or None)."""
+    if flavour == "async":
+        return AsyncAdapter(manager)
+    if flavour == "native_async":
+        native = sessions.AsyncSessionManager.from_manager(manager)  # type: ignore[attr-defined]
+        assert inspect.iscoroutinefunction(native.validate) or inspect.iscoroutinefunction(
+            getattr(native.validate, "__wrapped__", None))
+        return native
+    return None
 
 
 @pytest.fixture
@@ -91,7 +109,7 @@ def served(flavour, kind):
                            rotation_grace=timedelta(seconds=10), bind_to_user_agent=True)
     rotations = Rotations()
     manager.add_listener(rotations)
-    adapter = AsyncAdapter(manager) if flavour == "async" else None
+    adapter = as_flavour(flavour, manager)
     with uvicorn_server(build_app(adapter or manager, clock)) as url:
         yield url, manager, clock, adapter, rotations
 
@@ -190,7 +208,7 @@ def test_a_session_from_sign_in_to_sign_out_everywhere(served, caplog):
         assert body["authenticated"] is True and body["source"] == "cookie"
         for token in (a, b, c, phone, laptop, bob):
             assert token not in body["repr"] and token not in body["str"]
-    if adapter is not None:
+    if isinstance(adapter, AsyncAdapter):
         assert adapter.calls > 0
     server_log = server_side(caplog)
     for token in (a, b, c, phone, laptop, bob):
@@ -372,7 +390,7 @@ def test_store_failures_answer_503_and_never_show_the_token(flavour, caplog):
     clock = ManualClock()
     store = FlakyStore()
     manager = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
-    adapter = AsyncAdapter(manager) if flavour == "async" else None
+    adapter = as_flavour(flavour, manager)
     with uvicorn_server(build_app(adapter or manager, clock)) as url, client(url) as http:
         token = login(http)
         store.down = True
@@ -442,3 +460,137 @@ def test_importing_sessions_imports_no_web_framework():
             "import sessions.wsgi\n"
             "assert 'flask' not in sys.modules and 'anyio' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class ThreadRecorder:
+    """A synchronous manager that notes which thread each call runs on."""
+
+    def __init__(self, manager: sessions.SessionManager) -> None:
+        self.manager = manager
+        self.threads: set[int] = set()
+
+    def __getattr__(self, name):
+        method = getattr(self.manager, name)
+
+        def call(*args):
+            self.threads.add(threading.get_ident())
+            return method(*args)
+
+        return call
+
+    def create(self, options):
+        return self.__getattr__("create")(options)
+
+    def validate(self, token, user_agent=None):
+        return self.__getattr__("validate")(token, user_agent)
+
+    def refresh(self, token, user_agent=None):
+        return self.__getattr__("refresh")(token, user_agent)
+
+    def destroy(self, session_id):
+        return self.__getattr__("destroy")(session_id)
+
+    def destroy_all_for_user(self, user_id):
+        return self.__getattr__("destroy_all_for_user")(user_id)
+
+
+def test_a_synchronous_manager_never_runs_on_the_event_loop(kind):
+    clock = ManualClock()
+    recorder = ThreadRecorder(make_manager(kind, clock))
+    app = build_app(recorder, clock)
+    loop_threads: set[int] = set()
+
+    @app.get("/loop")
+    async def loop() -> None:
+        loop_threads.add(threading.get_ident())
+
+    with uvicorn_server(app) as url, client(url) as http:
+        token = login(http)
+        http.get("/loop")
+        assert http.get("/me", headers=cookie_header(token)).status_code == 200
+        token = only_cookie(http.post("/rotate", headers=cookie_header(token))).value
+        http.post("/logout-all", headers=cookie_header(token))
+    assert len(loop_threads) == 1 and recorder.threads  # create, validate, refresh, destroy_all
+    assert not recorder.threads & loop_threads
+
+
+class _Coroutines:
+    """An asynchronous manager whose methods hide behind a plain decorator."""
+
+    def __init__(self, manager):
+        self.adapter = AsyncAdapter(manager)
+
+    def __getattr__(self, name):
+        import functools
+
+        method = getattr(self.adapter, name)
+
+        @functools.wraps(method)
+        def plain(*args):
+            return method(*args)
+
+        return plain
+
+
+def test_an_asynchronous_manager_behind_a_decorator_is_awaited(kind):
+    clock = ManualClock()
+    manager = _Coroutines(make_manager(kind, clock))
+    with uvicorn_server(build_app(manager, clock)) as url, client(url) as http:
+        token = login(http)
+        assert http.get("/me", headers=cookie_header(token)).json()["user"] == "alice"
+    assert manager.adapter.calls == 2
+
+
+def asgi_call(app, scope, messages=()):
+    """Calls an ASGI app directly; returns what it sent."""
+    sent = []
+    incoming = list(messages)
+
+    async def receive():
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_websockets_and_lifespan(kind):
+    clock = ManualClock()
+    manager = make_manager(kind, clock)
+    token = manager.create(sessions.CreateSessionOptions(user_id="ivy")).token
+    seen = []
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            seen.append("sessions" in scope)
+            return
+        web = scope["sessions"]
+        seen.append(web.session.user_id if web.session else web.reason)
+        if scope["path"] == "/rotate":
+            await web.rotate()
+        await send({"type": "websocket.accept", "headers": [(b"x-a", b"1")]})
+
+    middleware = SessionMiddleware(app, manager, clock=clock.now)
+    asgi_call(middleware, {"type": "lifespan"})
+    sent = asgi_call(middleware, {"type": "websocket", "path": "/", "headers": [(b"cookie", f"{COOKIE}={token}".encode())]})
+    assert sent == [{"type": "websocket.accept", "headers": [(b"x-a", b"1")]}]
+    sent = asgi_call(middleware, {"type": "websocket", "path": "/rotate",
+                                  "headers": [(b"cookie", f"{COOKIE}={token}".encode())]})
+    (name, value), = [(k, v) for k, v in sent[0]["headers"] if k == b"set-cookie"]
+    assert value.startswith(f"{COOKIE}=".encode()) and token.encode() not in value
+    assert seen == [False, "ivy", "ivy"]
+    # A store failure closes the websocket with 1013 (try again later).
+    store = FlakyStore()
+    flaky = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
+    token = flaky.create(sessions.CreateSessionOptions(user_id="ivy")).token
+    store.down = True
+    sent = asgi_call(SessionMiddleware(app, flaky), {"type": "websocket", "path": "/",
+                                                     "headers": [(b"cookie", f"{COOKIE}={token}".encode())]})
+    assert sent == [{"type": "websocket.close", "code": 1013}]
+
+
+def test_a_manager_without_the_methods_is_refused():
+    with pytest.raises(TypeError, match="has no method create"):
+        SessionMiddleware(lambda *a: None, object())  # type: ignore[arg-type]

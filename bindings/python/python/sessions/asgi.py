@@ -103,7 +103,7 @@ class _Calls:
             if not callable(getattr(manager, name, None)):
                 raise TypeError(f"manager {type(manager).__name__} has no method {name}()")
         self._manager = manager
-        self._is_async = inspect.iscoroutinefunction(manager.validate)
+        self._is_async = _is_coroutine_function(manager.validate)
 
     async def call(self, name: str, *args: Any) -> Any:
         method = getattr(self._manager, name)
@@ -111,7 +111,20 @@ class _Calls:
             return await method(*args)
         # Not cancellable once started (anyio's default): the store change either happens
         # entirely or not at all, and the caller's cancellation is delivered afterwards.
-        return await anyio.to_thread.run_sync(functools.partial(method, *args))
+        result = await anyio.to_thread.run_sync(functools.partial(method, *args))
+        if inspect.isawaitable(result):  # a coroutine behind a plain wrapper after all
+            result = await result
+        return result
+
+
+def _is_coroutine_function(method: object) -> bool:
+    """Whether ``method`` (or the function a decorator wrapped in it) is a coroutine
+    function."""
+    while method is not None:
+        if inspect.iscoroutinefunction(method):
+            return True
+        method = getattr(method, "__wrapped__", None)
+    return False
 
 
 class RequestSession(RequestState):
