@@ -32,7 +32,7 @@ from _web_servers import (
     uvicorn_server,
 )
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from sessions.asgi import CookieSettings, RequestSession, SessionMiddleware
 from sessions.fastapi import CurrentSession, WebSession, add_error_handlers
 
@@ -66,6 +66,11 @@ def build_app(manager, clock, **middleware) -> FastAPI:
     @app.post("/rotate")
     async def rotate(web: WebSession) -> dict[str, str]:
         return {"id": (await web.rotate()).id}
+
+    @app.post("/rotate-then-fail")
+    async def rotate_then_fail(web: WebSession) -> None:
+        await web.rotate()
+        raise HTTPException(status_code=409, detail="conflict")
 
     @app.post("/logout")
     async def logout(web: WebSession) -> dict[str, bool]:
@@ -226,6 +231,17 @@ def test_signing_in_again_replaces_the_presented_session(served):
         assert manager.get(first_id).revoked_at is not None
         assert http.get("/me", headers=cookie_header(first)).json() == {"detail": "SESSION_REVOKED"}
         assert http.get("/me", headers=cookie_header(second)).status_code == 200
+
+
+def test_a_route_that_fails_after_rotating_still_hands_out_the_new_token(served):
+    url, manager, clock, adapter, rotations = served
+    with client(url) as http:
+        a = login(http)
+        response = http.post("/rotate-then-fail", headers=cookie_header(a))
+        assert response.status_code == 409
+        b = only_cookie(response).value
+        assert b != a and rotations.rotated == 1
+        assert http.get("/me", headers=cookie_header(b)).status_code == 200
 
 
 def test_a_wrong_user_agent_is_refused_and_keeps_its_cookie(served):

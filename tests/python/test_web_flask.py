@@ -5,7 +5,12 @@ plain WSGI app, and mypy --strict on the web modules as installed."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
+import pathlib
+import runpy
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -323,3 +328,19 @@ def test_the_web_modules_pass_mypy_strict(tmp_path):
     result = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues found in 5 source files" in result.stdout
+
+
+def test_the_documented_flask_application(tmp_path):
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            example = runpy.run_path(str(pathlib.Path(__file__).parent / "typing" / "flask_example.py"),
+                                     run_name="flask_example")
+    finally:
+        os.chdir(cwd)
+    with waitress_server(example["app"]) as url, client(url) as http:
+        assert http.get("/me").json() == {"detail": "MISSING_TOKEN"}
+        token = login(http)
+        assert http.get("/me", headers=cookie_header(token)).json() == {"user": "alice"}
+    assert (tmp_path / "sessions.sqlite").is_file()

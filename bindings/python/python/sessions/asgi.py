@@ -24,6 +24,12 @@ response re-sends the cookie with ``Max-Age`` up to the session's new expiry (it
 have slid; ``validate`` does not say whether it did). A token still within its rotation
 grace is never written back: the browser may already hold its successor.
 
+A helper's cookie change goes out with whatever response the request ends with, an
+error answered by the framework (``HTTPException``, an exception handler) included: a
+rotation that happened must reach the browser, or its old token turns into a reused one
+after the grace. A 500 produced outside this middleware (Starlette's
+``ServerErrorMiddleware``, the server) does not carry it.
+
 A failed validation never deletes the cookie: a late response to a request that carried
 an older token must not erase the newer cookie the browser got meanwhile. Only
 ``sign_out`` / ``sign_out_everywhere`` delete it.

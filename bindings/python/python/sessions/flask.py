@@ -15,9 +15,13 @@
         return {"user": "alice"}
 
     @app.get("/me")
-    @login_required
+    @login_required                          # or 401 {"detail": "SESSION_EXPIRED"}, ...
     def me() -> dict[str, str]:
-        return {"user": current().session.user_id}
+        session = current().session          # never None under login_required
+        assert session is not None
+        return {"user": session.user_id}
+
+(the same as ``tests/python/typing/flask_example.py``, which the tests serve.)
 
 ``Sessions`` wraps ``app.wsgi_app`` in ``sessions.wsgi.SessionMiddleware`` (cookie
 settings, bearer tokens, sliding and the 503 on store failures are that middleware's)
