@@ -85,7 +85,7 @@ def build_app(manager, clock, **middleware) -> FastAPI:
 
 # The manager the middleware gets: the synchronous SessionManager (calls go to a worker
 # thread), an asynchronous one of the tests' own (coroutines, awaited directly) and, once
-# the package has it, sessions.AsyncSessionManager over the same manager.
+# the package has it, sessions.AsyncSessionManager (SessionManager.as_async()).
 FLAVOURS = ["sync", "async"] + (["native_async"] if hasattr(sessions, "AsyncSessionManager") else [])
 
 
@@ -99,7 +99,7 @@ def as_flavour(flavour: str, manager: sessions.SessionManager):
     if flavour == "async":
         return AsyncAdapter(manager)
     if flavour == "native_async":
-        native = sessions.AsyncSessionManager.from_manager(manager)  # type: ignore[attr-defined]
+        native = manager.as_async()  # sessions.AsyncSessionManager over the same manager
         assert inspect.iscoroutinefunction(native.validate) or inspect.iscoroutinefunction(
             getattr(native.validate, "__wrapped__", None))
         return native
