@@ -206,7 +206,11 @@ def test_a_session_from_sign_in_to_sign_out_everywhere(served, caplog):
             assert http.get("/me", headers=cookie_header(token)).json() == {"detail": "SESSION_REVOKED"}
         assert http.get("/me", headers=cookie_header(bob)).json()["user"] == "bob"
         response = http.post("/logout-all", headers=cookie_header(phone))
+        assert (response.status_code, response.json()) == (401, {"detail": "SESSION_REVOKED"})
+        response = http.post("/logout-all")
         assert (response.status_code, response.json()) == (401, {"detail": "INVALID_TOKEN"})
+        response = http.post("/logout")  # nothing to destroy; the cookie is deleted all the same
+        assert response.json() == {"destroyed": False} and only_cookie(response).attributes["max-age"] == "0"
 
         # The request state never shows a token.
         body = http.get("/state", headers=cookie_header(bob)).json()

@@ -377,6 +377,13 @@ class RequestState:
             raise SessionError.InvalidToken()
         return self._token
 
+    def _signed_in(self) -> Session:
+        """The request's valid session; raises like ``_presented`` without one."""
+        if self.session is None:
+            self._presented()
+            raise SessionError.InvalidToken()  # a token presented but not yet validated
+        return self.session
+
     def _take_headers(self) -> list[str]:
         """The ``Set-Cookie`` values to send with the response (once)."""
         self._sent = True

@@ -52,7 +52,7 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
-from . import CreateSessionOptions, Session, SessionError, ValidationResult
+from . import CreateSessionOptions, Session, ValidationResult
 from ._web import (
     ENVIRON_KEY,
     MISSING_TOKEN,
@@ -182,9 +182,10 @@ class RequestSession(RequestState):
         """Refreshes the request's token (a new token, a later expiry) and, with
         ``set_cookie`` (by default: when the token came from the cookie), sets the cookie
         to the new one. Within the manager's rotation grace, concurrent rotations of one
-        token all get the same new token. Raises ``SessionError.InvalidToken`` when the
-        request has no token, and what ``refresh`` raises (``TokenReused`` for a
-        predecessor presented after the grace: the session is then revoked)."""
+        token all get the same new token. Raises the ``SessionError`` of the request's
+        failed validation (``TokenReused`` for a predecessor presented after the grace,
+        which revoked the session; ``SessionExpired``, ...) without calling ``refresh``,
+        ``InvalidToken`` when the request has no token, and what ``refresh`` raises."""
         token = self._presented()
         self._check_open()
         refreshed: Session = await self._calls.call("refresh", token, self.user_agent)
@@ -203,12 +204,12 @@ class RequestSession(RequestState):
 
     async def sign_out_everywhere(self, *, clear_cookie: bool = True) -> int:
         """Destroys every session of the request's user and deletes the cookie. Returns
-        how many were destroyed. Raises ``SessionError.InvalidToken`` when the request
-        has no valid session (there is no user to sign out)."""
+        how many were destroyed. Without a valid session (there is no user to sign out)
+        raises the ``SessionError`` of the failed validation (``SessionRevoked``, ...), or
+        ``InvalidToken`` when the request has no token."""
         self._check_open()
-        if self.session is None:
-            raise SessionError.InvalidToken()
-        count = int(await self._calls.call("destroy_all_for_user", self.session.user_id))
+        session = self._signed_in()
+        count = int(await self._calls.call("destroy_all_for_user", session.user_id))
         self._ended(clear_cookie)
         return count
 

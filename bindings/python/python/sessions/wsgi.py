@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import Session, SessionError, ValidationResult
+from . import Session, ValidationResult
 from ._web import (
     ENVIRON_KEY,
     MISSING_TOKEN,
@@ -116,9 +116,8 @@ class RequestSession(RequestState):
     def sign_out_everywhere(self, *, clear_cookie: bool = True) -> int:
         """See ``sessions.asgi.RequestSession.sign_out_everywhere``."""
         self._check_open()
-        if self.session is None:
-            raise SessionError.InvalidToken()
-        count = self._manager.destroy_all_for_user(self.session.user_id)
+        session = self._signed_in()
+        count = self._manager.destroy_all_for_user(session.user_id)
         self._ended(clear_cookie)
         return count
 
