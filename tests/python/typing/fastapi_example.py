@@ -6,8 +6,8 @@ from sessions.asgi import SessionMiddleware
 from sessions.fastapi import CurrentSession, WebSession, add_error_handlers
 manager = sessions.SessionManager.open("sessions.sqlite", sessions.SessionConfig(bind_to_user_agent=True))
 app = FastAPI()
-app.add_middleware(SessionMiddleware, manager=manager)  # cookie __Host-session: HttpOnly, Secure, Lax
-add_error_handlers(app)  # a SessionError in a route: 401 / 403 / 503 {"detail": "TOKEN_REUSED"}, ...
+app.add_middleware(SessionMiddleware, manager=manager)  # __Host-session: HttpOnly, Secure, Lax
+add_error_handlers(app)  # a SessionError in a route: 401/403/503 {"detail": "TOKEN_REUSED"}...
 
 @app.post("/login")
 async def login(user: str, web: WebSession) -> None:
@@ -19,7 +19,7 @@ async def me(session: CurrentSession) -> sessions.PublicSession:
 
 @app.post("/rotate")
 async def rotate(web: WebSession) -> None:
-    await web.rotate()  # a new token in the cookie; parallel requests within the grace get the same
+    await web.rotate()  # a new token in the cookie (the same for parallel requests)
 
 @app.post("/logout")
 async def logout(web: WebSession) -> None:
