@@ -614,3 +614,16 @@ def test_websockets_and_lifespan(kind):
 def test_a_manager_without_the_methods_is_refused():
     with pytest.raises(TypeError, match="has no method create"):
         SessionMiddleware(lambda *a: None, object())  # type: ignore[arg-type]
+
+
+def test_the_frameworks_are_optional_extras_of_the_wheel():
+    from importlib import metadata
+
+    meta = metadata.metadata("sessions")
+    assert set(meta.get_all("Provides-Extra")) >= {"asgi", "fastapi", "flask"}
+    requires = meta.get_all("Requires-Dist") or []
+    frameworks = ("anyio", "fastapi", "starlette", "flask", "werkzeug", "uvicorn")
+    hard = [r for r in requires if "extra ==" not in r]
+    assert not [r for r in hard if r.lower().startswith(frameworks)], hard
+    for extra, package in [("asgi", "anyio"), ("fastapi", "anyio"), ("fastapi", "fastapi"), ("flask", "flask")]:
+        assert any(r.startswith(package) and f"extra == '{extra}'" in r for r in requires), (extra, package)
