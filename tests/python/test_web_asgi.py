@@ -627,3 +627,23 @@ def test_the_frameworks_are_optional_extras_of_the_wheel():
     assert not [r for r in hard if r.lower().startswith(frameworks)], hard
     for extra, package in [("asgi", "anyio"), ("fastapi", "anyio"), ("fastapi", "fastapi"), ("flask", "flask")]:
         assert any(r.startswith(package) and f"extra == '{extra}'" in r for r in requires), (extra, package)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_twenty_parallel_rotations_on_sqlite(tmp_path, flavour):
+    clock = ManualClock()
+    manager = sessions.SessionManager.open(str(tmp_path / "s.sqlite"), sessions.SessionConfig(), clock)
+    rotations = Rotations()
+    manager.add_listener(rotations)
+    adapter = as_flavour(flavour, manager)
+    with uvicorn_server(build_app(adapter or manager, clock)) as url:
+        with client(url) as http:
+            a = login(http)
+
+        async def rotate_all() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, headers={"User-Agent": UA}, timeout=60) as h:
+                return await asyncio.gather(*(h.post("/rotate", headers=cookie_header(a)) for _ in range(20)))
+
+        responses = asyncio.run(rotate_all())
+    assert [r.status_code for r in responses] == [200] * 20
+    assert len({only_cookie(r).value for r in responses}) == 1 and rotations.rotated == 1
