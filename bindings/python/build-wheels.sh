@@ -21,6 +21,8 @@
 #     the library, py.typed, the MIT LICENSE; the sdist carries the crate, Cargo.lock,
 #     uniffi.toml, the backend and LICENSE, and describes itself with the readme the
 #     wheels have (and would be rebuilt with);
+#   - a wheel builds from the sdist (one release build, nothing in the dev profile) and
+#     carries the files the x86_64 wheel does;
 #   - the x86_64 wheel installs into a fresh virtualenv and works from outside the
 #     repository (a SQLite file shared by two managers: create, validate, rotate, revoke).
 #
@@ -134,6 +136,22 @@ readme = open(f"{root}/README.md", encoding="utf-8").read().strip()
 sys.exit(0 if body(f"{root}/PKG-INFO") == body(wheel_meta) == readme else 1)
 PY
 echo "$(basename "$sdist"): $(wc -l <<<"$sdist_entries") entries, crate and build backend included; same description as the wheels"
+
+echo "==> a wheel from the sdist (what \`pip install $(basename "$sdist")\` builds)"
+# A native build in cargo's shared release directory: the dependencies are built already,
+# only the crate itself is compiled again from the sdist's copy (under a minute here).
+started=$work/sdist-build-started
+touch "$started"
+PATH="$PACK_VENV/bin:$PATH" "$PACK_VENV/bin/python" -m pip wheel --no-deps --no-build-isolation \
+  --wheel-dir "$work/from-sdist" "$sdist" >"$DIST/sdist-wheel.log" 2>&1 \
+  || { tail -n 40 "$DIST/sdist-wheel.log"; fail "building a wheel from $(basename "$sdist")"; }
+from_sdist=$(ls "$work/from-sdist"/sessions-"$version"-*.whl)
+diff <(unzip -Z1 "$from_sdist" | grep -v '\.dist-info/' | sort) \
+  <(unzip -Z1 "$wheel_x86_64" | grep -v '\.dist-info/' | sort) \
+  || fail "the wheel built from the sdist does not carry the files the x86_64 wheel does"
+stray=$(find "$CARGO_TARGET_DIR" -maxdepth 3 -path '*/debug*' -newer "$started" -print -quit)
+[[ -z "$stray" ]] || fail "building from the sdist compiled the crate in the dev profile ($stray)"
+echo "$(basename "$from_sdist"): built from the sdist in one release build; same files as the x86_64 wheel"
 
 echo "==> the x86_64 wheel in a fresh virtualenv"
 "${PYTHON3:-python3}" -m venv "$work/venv"
