@@ -266,7 +266,11 @@ def test_open_takes_a_path_like(tmp_path):
         again = sessions.SessionManager.open(path=where, config=sessions.SessionConfig())
         assert again.validate(token).valid
         assert pathlib.Path(os.fspath(where)).exists()
-    assert "os.PathLike[str]" in str(inspect.signature(sessions.SessionManager.open).parameters["path"])
+    durable = sessions.SessionManager.open_with_durability(tmp_path / "d.sqlite", sessions.SessionConfig(),
+                                                           sessions.Durability.FULL)
+    assert durable.validate(durable.create(options()).token).valid
+    for opener in (sessions.SessionManager.open, sessions.SessionManager.open_with_durability):
+        assert "os.PathLike[str]" in str(inspect.signature(opener).parameters["path"])
     for bad in (b"/tmp/x.sqlite", pathlib.PurePosixPath, 3, None):
         with pytest.raises(TypeError, match=r"^SessionManager\.open\(\) argument 'path' must be "
                                              r"str \| os\.PathLike\[str\], not "):

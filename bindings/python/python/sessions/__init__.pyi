@@ -313,7 +313,7 @@ class SessionManager:
         file is created for it).
         """
     @classmethod
-    def open_with_durability(cls, path: str, config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
+    def open_with_durability(cls, path: str | os.PathLike[str], config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
         """`open`, with the durability of changes chosen (`open` gives `Durability::Full`:
         every change is synced to disk before it returns). See `Durability` for what
         each setting can lose on a power failure. The setting applies to this manager's
