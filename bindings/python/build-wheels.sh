@@ -145,7 +145,7 @@ touch "$started"
 PATH="$PACK_VENV/bin:$PATH" "$PACK_VENV/bin/python" -m pip wheel --no-deps --no-build-isolation \
   --wheel-dir "$work/from-sdist" "$sdist" >"$DIST/sdist-wheel.log" 2>&1 \
   || { tail -n 40 "$DIST/sdist-wheel.log"; fail "building a wheel from $(basename "$sdist")"; }
-from_sdist=$(ls "$work/from-sdist"/sessions-"$version"-*.whl)
+from_sdist=$(ls "$work/from-sdist/sessions-$version"-*.whl)
 diff <(unzip -Z1 "$from_sdist" | grep -v '\.dist-info/' | sort) \
   <(unzip -Z1 "$wheel_x86_64" | grep -v '\.dist-info/' | sort) \
   || fail "the wheel built from the sdist does not carry the files the x86_64 wheel does"
