@@ -49,7 +49,8 @@ def fmt(hint: typing.Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " | ".join(fmt(a) for a in typing.get_args(hint))
     if origin is not None:
-        return f"{origin.__name__}[{', '.join(fmt(a) for a in typing.get_args(hint))}]"
+        name = origin.__name__ if origin.__module__ == "builtins" else f"{origin.__module__}.{origin.__name__}"
+        return f"{name}[{', '.join(fmt(a) for a in typing.get_args(hint))}]"
     if hint in (datetime.datetime, datetime.timedelta):
         return f"datetime.{hint.__name__}"
     if isinstance(hint, type):
@@ -193,6 +194,8 @@ def tagged_union(cls: type) -> list[str]:
         fields = [(p, fmt(hints[p])) for p in inspect.signature(variant.__init__).parameters if p != "self"]
         out.append(f"    class {name}({cls.__name__}):")
         out += docstring(own_doc(variant) or "", "        ")
+        if "__match_args__" in vars(variant):  # (the package makes each variant a dataclass)
+            out.append(f"        __match_args__ = {variant.__match_args__!r}")
         for field, kind in fields:
             out.append(f"        {field}: {kind}")
         params = ", ".join(["self"] + [f"{f}: {k}" for f, k in fields])
@@ -244,6 +247,7 @@ def stub() -> str:
         HEADER,
         "import datetime",
         "import enum",
+        "import os",
         "from dataclasses import dataclass",
         "",
         "__version__: str",

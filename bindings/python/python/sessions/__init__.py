@@ -47,6 +47,7 @@ import dataclasses as _dataclasses
 import enum as _enum
 import functools as _functools
 import inspect as _inspect
+import os as _os
 import types as _types
 import typing as _typing
 from importlib import metadata as _metadata
@@ -260,6 +261,22 @@ def _checked(
     )
     index = {name: i for i, name in enumerate(names)}
     on_bad_token = _UNICODE_TOKEN.get(fn.__name__)
+    # A file path (`SessionManager.open`) may be any `os.PathLike[str]`, as for `open()`.
+    paths = {name for name in names if name == "path" and hints.get(name) is str}
+    if paths:
+        params = [p.replace(annotation=str | _os.PathLike[str]) if p.name in paths else p for p in params]
+        signature = signature.replace(parameters=params)
+
+    def fspath(name: str, value: object) -> object:
+        if name not in paths or isinstance(value, str):
+            return value
+        if isinstance(value, _os.PathLike):
+            path = _os.fspath(value)
+            if isinstance(path, str):
+                return path
+        raise TypeError(
+            f"{qualname} argument {name!r} must be str | os.PathLike[str], not {type(value).__name__}"
+        )
 
     def check(name: str, i: int, value: object) -> bool:
         """Raises for a bad argument; False for a token that is not valid Unicode."""
@@ -279,6 +296,9 @@ def _checked(
         token_ok = True
         if len(args) > len(names):
             signature.bind(*args, **kwargs)  # raises the usual TypeError
+        if paths:
+            args = tuple(fspath(names[i], a) for i, a in enumerate(args))
+            kwargs = {k: fspath(k, v) for k, v in kwargs.items()}
         for i, value in enumerate(args):
             token_ok &= check(names[i], i, value)
         for name, value in kwargs.items():
@@ -359,6 +379,32 @@ def _fix_error(base: type) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Enums whose variants carry fields (SessionEvent): variants with their fields
+# --------------------------------------------------------------------------------------
+
+
+def _fix_tagged_union(base: type) -> None:
+    """UniFFI makes each variant a nested dataclass without fields (``repr()`` was
+    ``SessionEvent.CREATED()``): each gets its fields (``dataclasses.fields``, ``asdict``,
+    ``match`` with keyword patterns) and a ``repr()`` showing them. Events carry ids and
+    reasons, never a token."""
+    base.__module__ = __name__
+    for name, variant in list(vars(base).items()):
+        if not (isinstance(variant, type) and issubclass(variant, base)):
+            continue
+        init = variant.__init__
+        hints = _typing.get_type_hints(init, _G)
+        params = [p for p in _inspect.signature(init).parameters if p != "self"]
+        variant.__annotations__ = {p: _clean(hints[p]) for p in params}
+        doc = variant.__doc__  # (dataclass() would write the signature into an empty one)
+        _dataclasses.dataclass(variant, init=False, repr=False, eq=False)
+        variant.__doc__ = doc
+        variant.__repr__ = _record_repr  # type: ignore[assignment]
+        variant.__module__ = __name__
+        variant.__qualname__ = f"{base.__name__}.{name}"
+
+
+# --------------------------------------------------------------------------------------
 # Assembling the package
 # --------------------------------------------------------------------------------------
 
@@ -375,11 +421,43 @@ for _obj in (getattr(_generated, n) for n in _PUBLIC):
         _display = _rust_text(_obj.__name__, "display")
         if _display is not None:  # ValidationError: the sentence of the matching SessionError
             _obj.__str__ = _record_str(_display)  # type: ignore[method-assign,assignment]
+    elif isinstance(_obj, type) and not _dataclasses.is_dataclass(_obj) and any(
+        isinstance(v, type) and issubclass(v, _obj) and v is not _obj for v in vars(_obj).values()
+    ):
+        _fix_tagged_union(_obj)
 
 for _obj in _RECORDS:
     _make_dataclass(_obj)
 for _obj in _RECORDS:
     _check_record_init(_obj)
+
+
+def _check_config_init(cls: type) -> None:
+    """``SessionConfig(...)`` is refused where it is written, not later where a manager is
+    built from it: the library checks it as a manager would (a throwaway in-memory one),
+    so an out-of-range value (a negative or zero ``max_sessions_per_user``, a negative
+    metadata limit, an empty ``prefix``, ...) raises ``SessionError.InvalidConfig`` or
+    ``SessionError.InvalidLifetime``, whose sentence names the field."""
+    init = cls.__init__  # type: ignore[misc]
+
+    @_functools.wraps(init)
+    def __init__(self: object, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)
+        try:
+            _generated.SessionManager(self)
+        except ValueError as e:  # an integer out of the library's range: name the field
+            fields = {f.name: (getattr(self, f.name), f.type) for f in _dataclasses.fields(cls)}  # type: ignore[arg-type]
+            found = _checks.out_of_range(e, fields)
+            if found is None:
+                raise
+            name, path, what = found
+            raise ValueError(f"{cls.__name__}() argument {name!r}{path} {what}") from None
+
+    __init__.__signature__ = init.__signature__  # type: ignore[attr-defined]
+    cls.__init__ = __init__  # type: ignore[misc]
+
+
+_check_config_init(_generated.SessionConfig)
 
 Clock = _host.guarded_base(
     _generated.Clock,

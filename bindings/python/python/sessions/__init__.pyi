@@ -3,6 +3,7 @@
 
 import datetime
 import enum
+import os
 from dataclasses import dataclass
 
 __version__: str
@@ -222,23 +223,28 @@ class SessionError(Exception):
 class SessionEvent:
     """Something that happened to sessions."""
     class CREATED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id')
         session_id: str
         user_id: str
         def __init__(self, session_id: str, user_id: str) -> None: ...
     class ROTATED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id')
         session_id: str
         user_id: str
         def __init__(self, session_id: str, user_id: str) -> None: ...
     class REVOKED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id', 'reason')
         session_id: str
         user_id: str
         reason: RevocationReason
         def __init__(self, session_id: str, user_id: str, reason: RevocationReason) -> None: ...
     class METADATA_UPDATED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id')
         session_id: str
         user_id: str
         def __init__(self, session_id: str, user_id: str) -> None: ...
     class PURGED(SessionEvent):
+        __match_args__ = ('count',)
         count: int
         def __init__(self, count: int) -> None: ...
     def is_CREATED(self) -> bool: ...
@@ -295,7 +301,7 @@ class SessionManager:
         system clock unless `clock` is given.
         """
     @classmethod
-    def open(cls, path: str, config: SessionConfig, clock: Clock | None = None) -> SessionManager:
+    def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> SessionManager:
         """A manager keeping sessions in the SQLite database file at `path`, created if
         missing, using the system clock unless `clock` is given.
 
@@ -307,7 +313,7 @@ class SessionManager:
         file is created for it).
         """
     @classmethod
-    def open_with_durability(cls, path: str, config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
+    def open_with_durability(cls, path: str | os.PathLike[str], config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
         """`open`, with the durability of changes chosen (`open` gives `Durability::Full`:
         every change is synced to disk before it returns). See `Durability` for what
         each setting can lose on a power failure. The setting applies to this manager's
