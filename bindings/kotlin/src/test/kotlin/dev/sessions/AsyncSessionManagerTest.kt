@@ -18,6 +18,7 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeout
 import kotlinx.coroutines.yield
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
@@ -284,6 +285,36 @@ class AsyncSessionManagerTest {
             assertTrue(failed.cause is SessionException.InvalidToken, "${failed.cause}")
             assertEquals(1L, m.destroyAllForUserFuture("java").get(30, TimeUnit.SECONDS))
         }
+    }
+
+    @Test
+    fun `the README's coroutine example runs`() {
+        val dir = Files.createTempDirectory("sessions-readme")
+        // --- README: Kotlin coroutines (the path aside) ---
+        val sessions = AsyncSessionManager.open(dir.resolve("sessions.sqlite").toString(),
+            SessionConfig(bindToUserAgent = true))
+
+        suspend fun signIn(user: String, ua: String): String =
+            sessions.create(CreateSessionOptions(userId = user, metadata = mapOf("userAgent" to ua))).token
+
+        suspend fun currentUser(token: String, ua: String): String? =
+            sessions.validate(token, ua).session?.userId   // null: sign in again
+
+        suspend fun rotate(token: String, ua: String): String? = try {
+            sessions.refresh(token, ua).token               // within the grace: the same new token
+        } catch (e: SessionException.SessionExpired) { null }
+
+        runBlocking {
+            val token = signIn("alice", "MyApp/1.0")
+            check(currentUser(token, "MyApp/1.0") == "alice")
+            val rotated = rotate(token, "MyApp/1.0")
+            check(rotated != null && rotated == rotate(token, "MyApp/1.0"))
+            withTimeout(5_000) { sessions.destroyAllForUser("alice") }   // a timeout cancels all or nothing
+            check(currentUser(rotated, "MyApp/1.0") == null)
+        }
+        // --- end of the README example ---
+        sessions.close()
+        dir.toFile().deleteRecursively()
     }
 
     private companion object {
