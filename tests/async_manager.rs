@@ -614,3 +614,46 @@ fn eight_callers_at_once_on_sqlite() {
     assert!(!failed.load(Ordering::SeqCst));
     assert_eq!(block_on(manager.count()), Ok(80));
 }
+
+// ---------------------------------------------------------------------------------------
+// Loop wake-ups (the Python package's asyncio integration)
+
+#[cfg(unix)]
+#[test]
+fn with_loop_wakeups_a_finished_call_wakes_its_task_only_through_run_loop_wakeups() {
+    use std::task::{Context, Poll, Wake, Waker};
+
+    /// Records the threads it was woken on.
+    struct Woken(Mutex<Vec<thread::ThreadId>>);
+    impl Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.lock().push(thread::current().id());
+        }
+    }
+
+    let (manager, _) = async_manager();
+    assert!(manager.set_loop_wakeups(true).expect("Unix") >= 0);
+    let woken = Arc::new(Woken(Mutex::default()));
+    let waker = Waker::from(Arc::clone(&woken));
+    let mut cx = Context::from_waker(&waker);
+    let mut call = Box::pin(manager.create(options("frank")));
+    assert!(call.as_mut().poll(&mut cx).is_pending());
+    // The call finishes on a worker, which must not wake the task itself.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while manager.manager().count().expect("count") == 0 {
+        assert!(Instant::now() < deadline, "the create never ran");
+        thread::sleep(Duration::from_millis(1));
+    }
+    thread::sleep(Duration::from_millis(20));
+    assert!(woken.0.lock().is_empty(), "woken by a worker");
+    manager.run_loop_wakeups();
+    assert_eq!(*woken.0.lock(), vec![thread::current().id()]);
+    let Poll::Ready(session) = call.as_mut().poll(&mut cx) else {
+        panic!("woken but not ready");
+    };
+    assert_eq!(session.expect("created").user_id, "frank");
+
+    // Turned off again: wake-ups are direct.
+    manager.set_loop_wakeups(false).expect("Unix");
+    assert!(block_on(manager.validate("x".into(), None)).is_ok());
+}

@@ -12,12 +12,14 @@
 //! is dropped.
 
 mod pool;
+mod wakeups;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{Result, SessionError};
 use crate::events::SessionListener;
 use crate::interchange::SessionExport;
 use crate::manager::SessionManager;
@@ -41,6 +43,9 @@ use crate::store::SessionStore;
 #[derive(Debug, uniffi::Object)]
 pub struct AsyncSessionManager {
     manager: Arc<SessionManager>,
+    /// Whether finished calls wake their task through the event loop's thread
+    /// (`set_loop_wakeups`) instead of from the worker.
+    loop_wakeups: AtomicBool,
 }
 
 impl AsyncSessionManager {
@@ -56,7 +61,8 @@ impl AsyncSessionManager {
         F: FnOnce(&SessionManager) -> T + Send + 'static,
     {
         let manager = Arc::clone(&self.manager);
-        pool::shared().run(move || call(&manager)).await
+        let on_loop = self.loop_wakeups.load(Ordering::Relaxed);
+        pool::shared().run(on_loop, move || call(&manager)).await
     }
 }
 
@@ -97,7 +103,32 @@ impl AsyncSessionManager {
     /// and configuration, so synchronous and asynchronous callers can be mixed.
     #[uniffi::constructor]
     pub fn from_manager(manager: Arc<SessionManager>) -> Arc<Self> {
-        Arc::new(AsyncSessionManager { manager })
+        Arc::new(AsyncSessionManager {
+            manager,
+            loop_wakeups: AtomicBool::new(false),
+        })
+    }
+
+    /// For an event loop that must not share a lock with the library's threads (the
+    /// Python package calls it for asyncio; Kotlin and Swift never need it). With
+    /// `enabled`, a finished call of this manager does not wake its task from a library
+    /// thread: it queues the wake-up and makes the returned file descriptor readable, and
+    /// the loop then calls `run_loop_wakeups` on its own thread. The caller must watch
+    /// the descriptor on every loop that awaits this manager, or its calls never finish.
+    /// Returns the descriptor (the same for the whole process); fails with `Store` where
+    /// it cannot exist (not Unix). Without `enabled` (the default), wake-ups are direct.
+    pub fn set_loop_wakeups(&self, enabled: bool) -> Result<i32> {
+        let fd = wakeups::fd().map_err(|e| SessionError::Store {
+            reason: format!("loop wake-ups are not available: {e}"),
+        })?;
+        self.loop_wakeups.store(enabled, Ordering::Relaxed);
+        Ok(fd)
+    }
+
+    /// Wakes, on the calling thread, every task whose call finished since the last time
+    /// (of any manager with `set_loop_wakeups`), after reading the descriptor's signal.
+    pub fn run_loop_wakeups(&self) {
+        wakeups::run();
     }
 
     /// `SessionManager.create`, awaitable: creates and stores a session; the returned

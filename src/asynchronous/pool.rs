@@ -72,7 +72,10 @@ impl Pool {
     /// Queues `work` and returns the future of its result. If the future is dropped
     /// before a worker picks the job up, `work` never runs; once it runs, it runs to
     /// its end. A panic in `work` is resumed in the task that polls the future.
-    pub(crate) fn run<T, F>(&'static self, work: F) -> Job<T>
+    ///
+    /// With `on_loop`, the finished job does not wake the awaiting task itself: it hands
+    /// the waker to the event loop's thread (see `wakeups`).
+    pub(crate) fn run<T, F>(&'static self, on_loop: bool, work: F) -> Job<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -88,7 +91,11 @@ impl Pool {
             match std::mem::replace(&mut *slot, Slot::Done(outcome)) {
                 Slot::Pending { waker: Some(waker) } => {
                     drop(slot);
-                    waker.wake();
+                    if on_loop {
+                        super::wakeups::defer(waker);
+                    } else {
+                        waker.wake();
+                    }
                 }
                 Slot::Abandoned => *slot = Slot::Abandoned, // cancelled meanwhile: drop it
                 _ => {}
@@ -229,7 +236,7 @@ mod tests {
     fn runs_work_and_returns_its_value_off_the_calling_thread() {
         let pool = leaked(2);
         let caller = thread::current().id();
-        let (value, worker) = block_on(pool.run(|| (41 + 1, thread::current().id())));
+        let (value, worker) = block_on(pool.run(false, || (41 + 1, thread::current().id())));
         assert_eq!(value, 42);
         assert_ne!(worker, caller);
     }
@@ -242,7 +249,7 @@ mod tests {
         let jobs: Vec<_> = (0..10)
             .map(|i| {
                 let gate = Arc::clone(&gate);
-                pool.run(move || {
+                pool.run(false, move || {
                     let _ = gate.lock().recv_timeout(Duration::from_secs(5));
                     i
                 })
@@ -261,15 +268,17 @@ mod tests {
         let pool = leaked(1);
         let (release, gate) = sync_channel::<()>(0);
         // Occupy the only worker.
-        let busy = pool.run(move || gate.recv_timeout(Duration::from_secs(5)).is_ok());
+        let busy = pool.run(false, move || {
+            gate.recv_timeout(Duration::from_secs(5)).is_ok()
+        });
         let ran = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&ran);
-        let cancelled = pool.run(move || counter.fetch_add(1, Ordering::SeqCst));
+        let cancelled = pool.run(false, move || counter.fetch_add(1, Ordering::SeqCst));
         drop(cancelled);
         release.send(()).expect("the worker takes the release");
         assert!(block_on(busy));
         // A job queued after the cancelled one completes, so the worker has passed it.
-        assert_eq!(block_on(pool.run(|| 7)), 7);
+        assert_eq!(block_on(pool.run(false, || 7)), 7);
         assert_eq!(ran.load(Ordering::SeqCst), 0);
     }
 
@@ -280,7 +289,7 @@ mod tests {
         let (release, gate) = sync_channel::<()>(0);
         let finished = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&finished);
-        let job = pool.run(move || {
+        let job = pool.run(false, move || {
             started_tx.send(()).expect("the test waits for the start");
             let _ = gate.recv_timeout(Duration::from_secs(5));
             counter.fetch_add(1, Ordering::SeqCst);
@@ -288,7 +297,7 @@ mod tests {
         started.recv().expect("the job starts");
         drop(job);
         release.send(()).expect("the job takes the release");
-        assert_eq!(block_on(pool.run(|| 1)), 1);
+        assert_eq!(block_on(pool.run(false, || 1)), 1);
         assert_eq!(finished.load(Ordering::SeqCst), 1);
     }
 
@@ -296,10 +305,10 @@ mod tests {
     fn a_panic_reaches_the_awaiting_task_and_the_worker_survives() {
         let pool = leaked(1);
         let caught = panic::catch_unwind(AssertUnwindSafe(|| {
-            block_on(pool.run(|| -> i32 { panic!("boom") }))
+            block_on(pool.run(false, || -> i32 { panic!("boom") }))
         }));
         assert!(caught.is_err());
-        assert_eq!(block_on(pool.run(|| 5)), 5);
+        assert_eq!(block_on(pool.run(false, || 5)), 5);
         assert_eq!(pool.started(), 1);
     }
 }

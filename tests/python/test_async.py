@@ -436,3 +436,31 @@ def test_readme_async_example_runs(tmp_path, monkeypatch):
         runpy.run_path(str(pathlib.Path(__file__).parent / "typing" / "async_example.py"), run_name="readme")
     lines = out.getvalue().splitlines()
     assert lines == ["True", str(sessions.SessionError.InvalidToken()), str(sessions.ValidationError.SESSION_REVOKED)]
+
+
+def test_finished_calls_reach_the_loop_through_its_own_wakeup_socket():
+    from sessions import _async
+
+    async def main():
+        m = sessions.AsyncSessionManager(sessions.SessionConfig())
+        s = await m.create(options("gina"))
+        assert asyncio.get_running_loop() in _async._watched
+        assert (await m.validate(s.token)).valid
+
+    run(main())
+    assert _async._fd is not None
+    assert "set_loop_wakeups" not in vars(sessions.AsyncSessionManager)  # internal, not in the stub
+
+
+def test_a_loop_that_cannot_watch_sockets_gets_direct_wakeups():
+    class NoReaders(asyncio.SelectorEventLoop):
+        def add_reader(self, fd, callback, *args):
+            raise NotImplementedError
+
+    loop = NoReaders()
+    try:
+        m = sessions.AsyncSessionManager(sessions.SessionConfig())
+        s = loop.run_until_complete(asyncio.wait_for(m.create(options("hank")), 30))
+        assert loop.run_until_complete(asyncio.wait_for(m.validate(s.token), 30)).valid
+    finally:
+        loop.close()
