@@ -150,6 +150,13 @@ open class AsyncSessionManager : AsyncSessionManagerBase {
         return super.importJson(json)
     }
 
+    /**
+     * @suppress Internal to the Python package's asyncio integration (its wake-ups would
+     * never be delivered to a coroutine): always throws [UnsupportedOperationException].
+     */
+    override fun setLoopWakeups(enabled: Boolean): Int =
+        throw UnsupportedOperationException("setLoopWakeups is internal to the Python package")
+
     // Java: CompletableFuture twins. Each starts the call at once (on the calling thread
     // until it waits for the library) and completes on the library's thread.
 

@@ -276,6 +276,14 @@ class AsyncSessionManagerTest {
     }
 
     @Test
+    fun `the Python loop wake-ups cannot be turned on from Kotlin`() {
+        AsyncSessionManager(SessionConfig()).use { m ->
+            assertThrows<UnsupportedOperationException> { m.setLoopWakeups(true) }
+            assertEquals(0L, runBlocking { m.count() })
+        }
+    }
+
+    @Test
     fun `CompletableFuture twins for Java`() {
         AsyncSessionManager(SessionConfig()).use { m ->
             val s = m.createFuture(opts("java")).get(30, TimeUnit.SECONDS)
