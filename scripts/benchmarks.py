@@ -125,10 +125,10 @@ def event_loop_section() -> list[str]:
         "The longest loop step is the longest the loop ran one callback or task step without "
         "yielding (what a call itself costs the loop, apart from the machine's noise). "
         "`SessionManager` blocks the loop for each whole call; `to_thread` runs the same calls "
-        "in asyncio's default thread pool. Under CPU contention the async figures are dominated by "
-        "the GIL: each finished call is handed to the loop from a library thread "
-        "(`call_soon_threadsafe`), and that thread and the loop take turns on the GIL "
-        "(`sys.setswitchinterval` sets how long a turn may wait).",
+        "in asyncio's default thread pool. AsyncSessionManager's finished calls reach the loop "
+        "through a socket it watches, so no library thread takes the GIL to hand one over; "
+        "what remains under CPU contention is the operating system running the loop's thread "
+        "behind the library's workers (the loop converts every argument and result itself).",
     ]
 
 
