@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::manager::SessionManager;
-use crate::model::SessionConfig;
+use crate::model::{Durability, SessionConfig};
 use crate::rules::Policy;
 use crate::store::SqliteStore;
 
@@ -26,10 +26,24 @@ impl SessionManager {
         config: SessionConfig,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Arc<Self>> {
+        Self::open_with_durability(path, config, Durability::Full, clock)
+    }
+
+    /// `open`, with the durability of changes chosen (`open` gives `Durability::Full`:
+    /// every change is synced to disk before it returns). See `Durability` for what
+    /// each setting can lose on a power failure. The setting applies to this manager's
+    /// own commits; other processes on the same file choose their own.
+    #[uniffi::constructor(default(clock = None))]
+    pub fn open_with_durability(
+        path: String,
+        config: SessionConfig,
+        durability: Durability,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Arc<Self>> {
         let policy = Policy::from_config(&config)?;
-        let store = SqliteStore::open(&path)?;
+        let store = Arc::new(SqliteStore::open_with(&path, durability)?);
         Ok(Arc::new(
-            Self::with_policy(policy, config, Arc::new(store), clock).trusting_store(),
+            Self::with_policy(policy, config, store, clock).trusting_store(),
         ))
     }
 }

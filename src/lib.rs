@@ -30,7 +30,7 @@ pub use error::SessionError;
 pub use events::{ListenerError, RevocationReason, SessionEvent, SessionListener};
 pub use manager::SessionManager;
 pub use model::{
-    CreateSessionOptions, PublicSession, Session, SessionConfig, SessionLimitAction,
+    CreateSessionOptions, Durability, PublicSession, Session, SessionConfig, SessionLimitAction,
     ValidationError, ValidationResult, DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
     DEFAULT_ROTATION_GRACE,
 };

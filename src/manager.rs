@@ -13,6 +13,7 @@ use crate::model::{
     ValidationError, ValidationResult,
 };
 use crate::rules::{self, Policy};
+use crate::store::memory::Matched;
 use crate::store::{MemoryStore, SessionStore};
 use crate::token::{TokenHash, MAX_TOKEN_CHARS};
 
@@ -42,13 +43,9 @@ pub struct SessionManager {
     trusted_store: bool,
     /// Lifecycle listeners (see `add_listener`).
     listeners: Listeners,
-}
-
-/// A session found by a presented token: through its current token, or through the
-/// token its current one replaced (its immediate predecessor).
-enum Found {
-    Current(Session),
-    Predecessor(Session),
+    /// The same store as `store` when it is the in-memory one, for lookups by digest
+    /// (no hex round trip); behaviour is the same as through `store`.
+    memory: Option<Arc<MemoryStore>>,
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -90,6 +87,7 @@ impl SessionManager {
             last_auto_purge: AtomicI64::new(i64::MIN),
             trusted_store: false,
             listeners: Listeners::default(),
+            memory: None,
         }
     }
 
@@ -234,23 +232,26 @@ impl SessionManager {
         &self.policy
     }
 
-    /// The stored session whose current or previous token hash is `hex` (the hex form
-    /// of `hash`), checked a second time in constant time, so a store that matched
+    /// The stored session whose current or previous token hash is `hash`, checked a
+    /// second time in constant time, so a store that matched
     /// loosely (or a host store with a bug) can never let a wrong token through.
     #[inline]
-    fn lookup(&self, hash: &TokenHash, hex: String) -> Result<Option<Found>> {
-        let Some(session) = self.store.find_by_token_hash(hex)? else {
+    fn lookup(&self, hash: &TokenHash) -> Result<Option<(Session, Matched)>> {
+        if let Some(memory) = &self.memory {
+            return Ok(memory.find_by_digest(hash));
+        }
+        let Some(session) = self.store.find_by_token_hash(hash.to_hex())? else {
             return Ok(None);
         };
         if hash.matches_hex(&session.token_hash) {
-            return self.admitted(session).map(|s| Some(Found::Current(s)));
+            return self.admitted(session).map(|s| Some((s, Matched::Current)));
         }
         if session
             .previous_token_hash
             .as_deref()
             .is_some_and(|p| hash.matches_hex(p))
         {
-            return self.admitted(session).map(|s| Some(Found::Predecessor(s)));
+            return self.admitted(session).map(|s| Some((s, Matched::Previous)));
         }
         Ok(None)
     }
@@ -318,8 +319,10 @@ impl SessionManager {
     /// system clock unless `clock` is given.
     #[uniffi::constructor(default(clock = None))]
     pub fn new(config: SessionConfig, clock: Option<Arc<dyn Clock>>) -> Result<Arc<Self>> {
-        Self::with_parts(config, Arc::new(MemoryStore::new()), clock)
-            .map(|m| Arc::new(m.trusting_store()))
+        let store = Arc::new(MemoryStore::new());
+        let mut manager = Self::with_parts(config, store.clone(), clock)?.trusting_store();
+        manager.memory = Some(store);
+        Ok(Arc::new(manager))
     }
 
     /// A manager over a store implemented by the host (or any other `SessionStore`).
@@ -387,29 +390,25 @@ impl SessionManager {
         let Some(hash) = presented_hash(&token) else {
             return Ok(ValidationResult::fail(ValidationError::InvalidToken));
         };
-        let hex = hash.to_hex();
         let user_agent = user_agent.as_deref();
         for _ in 0..CAS_ATTEMPTS {
-            let Some(found) = self.lookup(&hash, hex.clone())? else {
+            let Some((mut session, matched)) = self.lookup(&hash)? else {
                 return Ok(ValidationResult::fail(ValidationError::InvalidToken));
             };
             let now = self.now()?;
-            let mut session = match found {
-                Found::Current(session) => session,
-                Found::Predecessor(session) => {
-                    if let Some(error) = rules::check(&session, now, user_agent) {
-                        return Ok(ValidationResult::fail(error));
-                    }
-                    match self.predecessor_presented(&session, now) {
-                        Ok(Some(())) => session,
-                        Ok(None) => continue,
-                        Err(SessionError::TokenReused) => {
-                            return Ok(ValidationResult::fail(ValidationError::TokenReused))
-                        }
-                        Err(e) => return Err(e),
-                    }
+            if matched == Matched::Previous {
+                if let Some(error) = rules::check(&session, now, user_agent) {
+                    return Ok(ValidationResult::fail(error));
                 }
-            };
+                match self.predecessor_presented(&session, now) {
+                    Ok(Some(())) => {}
+                    Ok(None) => continue,
+                    Err(SessionError::TokenReused) => {
+                        return Ok(ValidationResult::fail(ValidationError::TokenReused))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             if let Some(error) = rules::check(&session, now, user_agent) {
                 return Ok(ValidationResult::fail(error));
             }
@@ -431,7 +430,8 @@ impl SessionManager {
                     continue;
                 }
             }
-            return Ok(ValidationResult::ok(Self::shown(session)));
+            session.rotation_key = None; // as `shown`, in place
+            return Ok(ValidationResult::ok(session));
         }
         Err(Self::busy("(validated)", "validated"))
     }
@@ -466,15 +466,14 @@ impl SessionManager {
         let Some(hash) = presented_hash(&token) else {
             return Err(SessionError::InvalidToken);
         };
-        let hex = hash.to_hex();
         let user_agent = user_agent.as_deref();
         for _ in 0..CAS_ATTEMPTS {
-            let Some(found) = self.lookup(&hash, hex.clone())? else {
+            let Some((session, matched)) = self.lookup(&hash)? else {
                 return Err(SessionError::InvalidToken);
             };
             let now = self.now()?;
-            let session = match found {
-                Found::Predecessor(session) => {
+            let session = match matched {
+                Matched::Previous => {
                     rules::check_refreshable(&session, now, user_agent)?;
                     if self.predecessor_presented(&session, now)?.is_none() {
                         continue;
@@ -487,7 +486,7 @@ impl SessionManager {
                     same.token = token;
                     return Ok(same);
                 }
-                Found::Current(session) => session,
+                Matched::Current => session,
             };
             rules::check_refreshable(&session, now, user_agent)?;
             let next = rules::rotated(&session, &hash, &token, now)?;

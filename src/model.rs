@@ -346,6 +346,27 @@ impl Default for SessionConfig {
     }
 }
 
+/// How a SQLite store (`SessionManager::open_with_durability`) makes a change durable:
+/// what a change that has returned can lose if the machine loses power (or the OS
+/// crashes) right after. A crash of the process alone loses nothing under either.
+///
+/// Concurrent changes share their commits in both (group commit): a change returns
+/// once the commit that carries it is as durable as the setting promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, uniffi::Enum)]
+pub enum Durability {
+    /// Every commit is synced to disk (`fsync`) before the change returns: a returned
+    /// change survives a power failure. The default.
+    #[default]
+    Full,
+    /// Commits are written to the write-ahead log but synced only at checkpoints (WAL
+    /// with SQLite's `synchronous = NORMAL`): the changes of the last moments before a
+    /// power failure (those since the last checkpoint, at most about 1,000 pages of
+    /// log) may be lost, returned or not, and the database stays consistent. A lost
+    /// revocation is lost too, so prefer `Full` where a revocation must survive power
+    /// loss.
+    Normal,
+}
+
 /// Default `rotation_grace`: 10 seconds.
 pub const DEFAULT_ROTATION_GRACE: Duration = Duration::from_secs(10);
 

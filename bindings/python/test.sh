@@ -16,8 +16,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/_install.sh"
 sessions_python_install
 
 # Test-only dependencies: mypy (stubtest, --strict), and pydantic, FastAPI and its test
-# client's HTTP library for the serialization tests.
-"$PYTHON" -m pip install --quiet "mypy==2.4.1" "pydantic==2.14.4" "fastapi==0.165.0" "httpx2==2.16.2"
+# client's HTTP library for the serialization tests; the web integration tests' servers
+# (uvicorn, waitress), Flask and HTTP client (httpx).
+"$PYTHON" -m pip install --quiet "mypy==2.4.1" "pydantic==2.14.4" "fastapi==0.165.0" "httpx2==2.16.2" \
+  "uvicorn==0.54.0" "waitress==3.0.2" "flask==3.1.3" "httpx==0.28.1"
 
 outside=$(mktemp -d)
 trap 'rm -rf "$outside"' EXIT
@@ -29,7 +31,7 @@ echo "==> type stubs match the built package"
 # SessionManager's and AsyncSessionManager's metaclass is typing.Protocol's, which a stub cannot say.
 printf '%s\n' 'sessions\._.*' 'sessions\.SessionManager' 'sessions\.AsyncSessionManager' >"$outside/stubtest-allowlist"
 "$PYTHON" -m mypy.stubtest sessions --mypy-config-file "$REPO/bindings/python/pyproject.toml" \
-  --allowlist "$outside/stubtest-allowlist"
+  --allowlist "$outside/stubtest-allowlist" --allowlist "$REPO/tests/python/web/stubtest-allowlist"
 
 echo "==> mypy --strict tests/python/typing"
 "$PYTHON" -m mypy --strict --warn-unused-ignores --cache-dir "$outside/mypy-cache" \

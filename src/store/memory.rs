@@ -429,6 +429,40 @@ impl MemoryStore {
     }
 }
 
+/// Which of a session's token hashes a lookup by digest matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Matched {
+    /// Its current token hash.
+    Current,
+    /// The hash of the token its current one replaced.
+    Previous,
+}
+
+impl MemoryStore {
+    /// `find_by_token_hash` for a digest the caller already holds (the manager's fast
+    /// path: no hex on the way in), also saying which hash matched, compared again in
+    /// constant time.
+    pub(crate) fn find_by_digest(&self, hash: &TokenHash) -> Option<(Session, Matched)> {
+        {
+            let shard = self.shards[shard_of(hash)].read();
+            if let Some(record) = shard.slot_by_hash(hash).and_then(|slot| shard.record(slot)) {
+                return record
+                    .hash
+                    .ct_eq(hash)
+                    .then(|| (record.to_session(), Matched::Current));
+            }
+        }
+        // A rotated-out token: find its session by id. It may have rotated again since
+        // the index was read; then the record no longer names this hash.
+        let key = self.previous[shard_of(hash)].read().get(hash).cloned()?;
+        let shards = self.read_all();
+        self.locate(&shards, &key)
+            .and_then(|(i, slot)| shards[i].record(slot))
+            .filter(|r| r.previous().is_some_and(|p| p.ct_eq(hash)))
+            .map(|r| (r.to_session(), Matched::Previous))
+    }
+}
+
 fn store_error(reason: impl Into<String>) -> SessionError {
     SessionError::Store {
         reason: reason.into(),
@@ -559,26 +593,7 @@ impl SessionStore for MemoryStore {
         let Some(hash) = Self::parse_hash(&token_hash) else {
             return Ok(None);
         };
-        {
-            let shard = self.shards[shard_of(&hash)].read();
-            if let Some(record) = shard
-                .slot_by_hash(&hash)
-                .and_then(|slot| shard.record(slot))
-            {
-                return Ok(Some(record.to_session()));
-            }
-        }
-        // A rotated-out token: find its session by id. It may have rotated again since
-        // the index was read; then the record no longer names this hash.
-        let Some(key) = self.previous[shard_of(&hash)].read().get(&hash).cloned() else {
-            return Ok(None);
-        };
-        let shards = self.read_all();
-        Ok(self
-            .locate(&shards, &key)
-            .and_then(|(i, slot)| shards[i].record(slot))
-            .filter(|r| r.previous() == Some(hash))
-            .map(Record::to_session))
+        Ok(self.find_by_digest(&hash).map(|(session, _)| session))
     }
 
     fn compare_and_swap(

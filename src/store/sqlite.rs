@@ -7,14 +7,18 @@
 //! to date by [`MIGRATIONS`], applied in order inside one transaction.
 //!
 //! The database runs in WAL mode with `synchronous = FULL`, so a change is on disk once
-//! its method returns, and readers never wait for the writer. Every change is a single
-//! SQL statement (hence a single transaction): compare-and-swap is one conditional
-//! `UPDATE`, so two processes rotating one token cannot both succeed. A busy timeout
-//! makes a connection wait for another process's write instead of failing. Nothing is
+//! its method returns (with [`Durability::Normal`], `synchronous = NORMAL`: synced at
+//! checkpoints), and readers never wait for the writer. Every change is one atomic step
+//! (a single statement, or a few in one savepoint of a shared transaction):
+//! compare-and-swap is one conditional `UPDATE`, so two processes rotating one token
+//! cannot both succeed. A busy timeout makes a connection wait for another process's
+//! write instead of failing. Nothing is
 //! cached: every read goes to the database, so a change made by another process is
 //! seen by the next call.
 //!
-//! Writes go through one connection behind a mutex; reads use a small set of extra
+//! Writes go through one connection and share transactions (group commit, see
+//! [`commit`]): concurrent changes are committed, and synced, together, and each
+//! returns once the commit carrying it is done. Reads use a small set of extra
 //! connections so that validations on several threads run concurrently.
 
 use std::collections::HashMap;
@@ -27,9 +31,13 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Row}
 
 use crate::clock::{from_nanos, to_nanos};
 use crate::error::{Result, SessionError};
-use crate::model::Session;
+use crate::model::{Durability, Session};
 use crate::store::{DamagedSession, SessionScan, SessionStore};
 use crate::token::TokenHash;
+
+mod commit;
+
+use commit::GroupCommit;
 
 /// How long a connection waits for another connection's (or process's) write lock
 /// before it reports the database as busy.
@@ -71,16 +79,21 @@ pub const MIGRATIONS: &[&str] = &[
 /// The schema version this library writes: the number of [`MIGRATIONS`].
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const COLUMNS: &str = "id, user_id, token_hash, created_at, expires_at, absolute_expires_at, \
-     lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version, \
-     previous_token_hash, rotated_at, rotation_key";
+/// The columns of a session, in the order [`StoredRow::read`] reads them (a macro, so
+/// queries are `&'static str`s built at compile time: a lookup formats nothing).
+macro_rules! columns {
+    () => {
+        "id, user_id, token_hash, created_at, expires_at, absolute_expires_at, \
+         lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, metadata, version, \
+         previous_token_hash, rotated_at, rotation_key"
+    };
+}
 
 /// Sessions kept in a SQLite database file, durable across restarts and shared by every
 /// process that opens the same file.
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: GroupCommit,
     readers: Vec<Mutex<Connection>>,
-    next_reader: AtomicUsize,
     path: String,
 }
 
@@ -102,6 +115,12 @@ impl SqliteStore {
     /// The special path `:memory:` gives [`SqliteStore::open_in_memory`]; an empty path
     /// is refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Durability::Full)
+    }
+
+    /// [`SqliteStore::open`] with the durability of its commits chosen (see
+    /// [`Durability`]; `open` gives `Full`).
+    pub fn open_with(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let path_ref = path.as_ref();
         let shown = path_ref.display().to_string();
         if shown.is_empty() {
@@ -124,15 +143,14 @@ impl SqliteStore {
         let writer = open_connection(path_ref, &shown)?;
         // Refuse a foreign file before anything (even the journal mode) is written.
         check_ownership(&writer, &shown)?;
-        configure_writer(&writer, &shown)?;
+        configure_writer(&writer, &shown, durability)?;
         migrate(&writer, &shown)?;
         let readers = (0..READERS)
             .map(|_| open_reader(path_ref, &shown).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            writer: GroupCommit::new(writer, shown.clone()),
             readers,
-            next_reader: AtomicUsize::new(0),
             path: shown,
         })
     }
@@ -144,9 +162,8 @@ impl SqliteStore {
         let writer = Connection::open_in_memory().map_err(|e| db_error(&shown, "open", &e))?;
         migrate(&writer, &shown)?;
         Ok(SqliteStore {
-            writer: Mutex::new(writer),
+            writer: GroupCommit::new(writer, shown.clone()),
             readers: Vec::new(),
-            next_reader: AtomicUsize::new(0),
             path: shown,
         })
     }
@@ -159,7 +176,7 @@ impl SqliteStore {
     /// Runs SQLite's `PRAGMA integrity_check`; `Ok(())` if the database is sound,
     /// otherwise `SessionError::Store` listing the problems found.
     pub fn check_integrity(&self) -> Result<()> {
-        let conn = self.writer.lock();
+        let conn = self.writer.connection();
         let mut stmt = conn
             .prepare("PRAGMA integrity_check")
             .map_err(|e| self.error("integrity check", &e))?;
@@ -178,13 +195,15 @@ impl SqliteStore {
         }
     }
 
-    /// A connection for a read: a free reader if there is one, else the next one in
-    /// turn (or the writer when the store has no readers).
+    /// A connection for a read: a free reader if there is one, else the thread's own
+    /// (or the writer when the store has no readers). Each thread starts looking at its
+    /// own reader, so threads reading at once rarely touch the same connection (or a
+    /// shared counter).
     fn reader(&self) -> MutexGuard<'_, Connection> {
         if self.readers.is_empty() {
-            return self.writer.lock();
+            return self.writer.connection();
         }
-        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let start = reader_slot();
         let n = self.readers.len();
         (0..n)
             .find_map(|i| self.readers[(start + i) % n].try_lock())
@@ -252,24 +271,25 @@ impl SqliteStore {
         }
         Ok(scan)
     }
+}
 
-    /// Runs one writing statement (one transaction); returns the number of rows it
-    /// changed.
-    fn write(&self, sql: &str, params: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<usize> {
-        let conn = self.writer.lock();
-        let mut stmt = conn.prepare_cached(sql)?;
-        stmt.execute(params)
+/// Maps a failed write: a unique-constraint violation becomes the same
+/// "duplicate ..." error the memory store gives.
+fn write_error(path: &str, action: &str, session_id: &str, err: &rusqlite::Error) -> SessionError {
+    match duplicate_of(err) {
+        Some(Duplicate::Id) => store_error(format!("duplicate session id {session_id}")),
+        Some(Duplicate::TokenHash) => store_error("duplicate token hash"),
+        None => db_error(path, action, err),
     }
+}
 
-    /// Maps a failed write: a unique-constraint violation becomes the same
-    /// "duplicate ..." error the memory store gives.
-    fn write_error(&self, action: &str, session_id: &str, err: &rusqlite::Error) -> SessionError {
-        match duplicate_of(err) {
-            Some(Duplicate::Id) => store_error(format!("duplicate session id {session_id}")),
-            Some(Duplicate::TokenHash) => store_error("duplicate token hash"),
-            None => self.error(action, err),
-        }
+/// This thread's preferred reader: threads are numbered in the order they first read.
+fn reader_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
+    SLOT.with(|slot| *slot)
 }
 
 fn store_error(reason: impl Into<String>) -> SessionError {
@@ -308,15 +328,20 @@ fn open_connection(path: &Path, shown: &str) -> Result<Connection> {
     Ok(conn)
 }
 
-/// WAL mode (readers never block the writer) and full fsync on every commit.
-fn configure_writer(conn: &Connection, shown: &str) -> Result<()> {
+/// WAL mode (readers never block the writer), and an fsync on every commit (`Full`)
+/// or only at checkpoints (`Normal`).
+fn configure_writer(conn: &Connection, shown: &str, durability: Durability) -> Result<()> {
     let mode = enable_wal(conn).map_err(|e| db_error(shown, "enable WAL mode", &e))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(store_error(format!(
             "{shown}: enable WAL mode: the database stayed in {mode} mode"
         )));
     }
-    conn.pragma_update(None, "synchronous", "FULL")
+    let synchronous = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)
         .map_err(|e| db_error(shown, "set synchronous mode", &e))
 }
 
@@ -558,7 +583,7 @@ impl Columns {
         })
     }
 
-    /// The values of `session` (which these columns were made from), in `COLUMNS` order.
+    /// The values of `session` (which these columns were made from), in `columns!()` order.
     fn values<'a>(&'a self, session: &'a Session) -> [&'a dyn rusqlite::ToSql; 15] {
         [
             &session.id,
@@ -580,7 +605,7 @@ impl Columns {
     }
 }
 
-/// Inserts one session: the values of [`Columns::values`], in `COLUMNS` order.
+/// Inserts one session: the values of [`Columns::values`], in `columns!()` order.
 const INSERT: &str = "INSERT INTO sessions (id, user_id, token_hash, created_at, expires_at, \
      absolute_expires_at, lifetime_ns, revoked_at, sliding_expiration, bound_user_agent, \
      metadata, version, previous_token_hash, rotated_at, rotation_key) \
@@ -610,9 +635,12 @@ fn duplicate_of(err: &rusqlite::Error) -> Option<Duplicate> {
 impl SessionStore for SqliteStore {
     fn insert(&self, session: Session) -> Result<()> {
         let c = Columns::of(&session)?;
-        self.write(INSERT, &c.values(&session))
-            .map_err(|e| self.write_error("insert", &session.id, &e))?;
-        Ok(())
+        self.writer.run(Box::new(move |conn, path| {
+            conn.prepare_cached(INSERT)
+                .and_then(|mut stmt| stmt.execute(c.values(&session).as_slice()))
+                .map_err(|e| write_error(path, "insert", &session.id, &e))?;
+            Ok(())
+        }))
     }
 
     fn insert_all(&self, sessions: Vec<Session>) -> Result<()> {
@@ -620,22 +648,17 @@ impl SessionStore for SqliteStore {
             .iter()
             .map(Columns::of)
             .collect::<Result<Vec<_>>>()?;
-        let mut conn = self.writer.lock();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| self.error("insert all: begin", &e))?;
-        {
-            let mut stmt = tx
+        // One job: its savepoint makes it all or nothing.
+        self.writer.run(Box::new(move |conn, path| {
+            let mut stmt = conn
                 .prepare_cached(INSERT)
-                .map_err(|e| self.error("insert all", &e))?;
+                .map_err(|e| db_error(path, "insert all", &e))?;
             for (session, c) in sessions.iter().zip(&columns) {
                 stmt.execute(c.values(session).as_slice())
-                    .map_err(|e| self.write_error("insert all", &session.id, &e))?;
+                    .map_err(|e| write_error(path, "insert all", &session.id, &e))?;
             }
-        }
-        // Dropping `tx` on an error above rolls everything back.
-        tx.commit()
-            .map_err(|e| self.error("insert all: commit", &e))
+            Ok(())
+        }))
     }
 
     fn insert_limited(
@@ -647,57 +670,58 @@ impl SessionStore for SqliteStore {
     ) -> Result<Vec<String>> {
         let c = Columns::of(&session)?;
         let now = to_nanos(now);
-        let mut conn = self.writer.lock();
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| self.error("insert within the user's limit: begin", &e))?;
-        let active: Vec<String> = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL \
-                     AND expires_at > ?2 ORDER BY created_at, id",
+        self.writer.run(Box::new(move |tx, path| {
+            let fail = |e: rusqlite::Error| db_error(path, "insert within the user's limit", &e);
+            let active: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL \
+                         AND expires_at > ?2 ORDER BY created_at, id",
+                    )
+                    .map_err(fail)?;
+                let rows = stmt
+                    .query_map(params![session.user_id, now], |r| r.get(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
+                rows.map_err(fail)?
+            };
+            let excess =
+                (active.len() + 1).saturating_sub(usize::try_from(max_active).unwrap_or(0));
+            if excess > 0 && !revoke_oldest {
+                return Err(SessionError::SessionLimitReached { limit: max_active });
+            }
+            tx.prepare_cached(INSERT)
+                .and_then(|mut stmt| stmt.execute(c.values(&session).as_slice()))
+                .map_err(|e| write_error(path, "insert", &session.id, &e))?;
+            let revoked: Vec<String> = active.into_iter().take(excess).collect();
+            for id in &revoked {
+                tx.prepare_cached(
+                    "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
+                     WHERE id = ?1 AND revoked_at IS NULL",
                 )
-                .map_err(|e| self.error("insert within the user's limit", &e))?;
-            let rows = stmt
-                .query_map(params![session.user_id, now], |r| r.get(0))
-                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
-            rows.map_err(|e| self.error("insert within the user's limit", &e))?
-        };
-        let excess = (active.len() + 1).saturating_sub(usize::try_from(max_active).unwrap_or(0));
-        if excess > 0 && !revoke_oldest {
-            return Err(SessionError::SessionLimitReached { limit: max_active });
-        }
-        tx.prepare_cached(INSERT)
-            .and_then(|mut stmt| stmt.execute(c.values(&session).as_slice()))
-            .map_err(|e| self.write_error("insert", &session.id, &e))?;
-        let revoked: Vec<String> = active.into_iter().take(excess).collect();
-        for id in &revoked {
-            tx.prepare_cached(
-                "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
-                 WHERE id = ?1 AND revoked_at IS NULL",
-            )
-            .and_then(|mut stmt| stmt.execute(params![id, now]))
-            .map_err(|e| self.error("revoke for the user's limit", &e))?;
-        }
-        tx.commit()
-            .map_err(|e| self.error("insert within the user's limit: commit", &e))?;
-        Ok(revoked)
+                .and_then(|mut stmt| stmt.execute(params![id, now]))
+                .map_err(|e| db_error(path, "revoke for the user's limit", &e))?;
+            }
+            Ok(revoked)
+        }))
     }
 
     fn get(&self, session_id: String) -> Result<Option<Session>> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions WHERE id = ?1");
-        self.query_one("get", &sql, &session_id)
+        let sql = concat!("SELECT ", columns!(), " FROM sessions WHERE id = ?1");
+        self.query_one("get", sql, &session_id)
     }
 
     fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>> {
         let Some(hash) = TokenHash::from_hex(&token_hash) else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM sessions WHERE token_hash = ?1 \
-             UNION ALL SELECT {COLUMNS} FROM sessions WHERE previous_token_hash = ?1 LIMIT 1"
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE token_hash = ?1 UNION ALL SELECT ",
+            columns!(),
+            " FROM sessions WHERE previous_token_hash = ?1 LIMIT 1"
         );
-        self.query_one("find by token hash", &sql, &hash.0)
+        self.query_one("find by token hash", sql, &hash.0)
     }
 
     fn compare_and_swap(
@@ -710,52 +734,61 @@ impl SessionStore for SqliteStore {
             return Ok(false);
         };
         let c = Columns::of(&session)?;
-        let mut values = c.values(&session).to_vec();
-        values.push(&expected.0);
-        values.push(&expected_version);
-        let changed = self
-            .write(
-                "UPDATE sessions SET user_id = ?2, token_hash = ?3, created_at = ?4, \
-                 expires_at = ?5, absolute_expires_at = ?6, lifetime_ns = ?7, revoked_at = ?8, \
-                 sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11, version = ?12, \
-                 previous_token_hash = ?13, rotated_at = ?14, rotation_key = ?15 \
-                 WHERE id = ?1 AND token_hash = ?16 AND version = ?17 AND revoked_at IS NULL",
-                &values,
-            )
-            .map_err(|e| self.write_error("compare and swap", &session.id, &e))?;
-        Ok(changed == 1)
+        self.writer.run(Box::new(move |conn, path| {
+            let mut values = c.values(&session).to_vec();
+            values.push(&expected.0);
+            values.push(&expected_version);
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE sessions SET user_id = ?2, token_hash = ?3, created_at = ?4, \
+                     expires_at = ?5, absolute_expires_at = ?6, lifetime_ns = ?7, revoked_at = ?8, \
+                     sliding_expiration = ?9, bound_user_agent = ?10, metadata = ?11, version = ?12, \
+                     previous_token_hash = ?13, rotated_at = ?14, rotation_key = ?15 \
+                     WHERE id = ?1 AND token_hash = ?16 AND version = ?17 AND revoked_at IS NULL",
+                )
+                .and_then(|mut stmt| stmt.execute(values.as_slice()))
+                .map_err(|e| write_error(path, "compare and swap", &session.id, &e))?;
+            Ok(changed == 1)
+        }))
     }
 
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM sessions WHERE user_id = ?1 ORDER BY created_at, id");
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE user_id = ?1 ORDER BY created_at, id"
+        );
         Ok(self
-            .query_many("list for user", &sql, params![user_id])?
+            .query_many("list for user", sql, params![user_id])?
             .sessions)
     }
 
     fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>> {
-        let conn = self.writer.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
-                 WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
-            )
-            .map_err(|e| self.error("revoke all for user", &e))?;
-        let ids = stmt
-            .query_map(params![user_id, to_nanos(at)], |r| r.get(0))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
-        ids.map_err(|e| self.error("revoke all for user", &e))
+        let at = to_nanos(at);
+        self.writer.run(Box::new(move |conn, path| {
+            let fail = |e: rusqlite::Error| db_error(path, "revoke all for user", &e);
+            let mut stmt = conn
+                .prepare_cached(
+                    "UPDATE sessions SET revoked_at = ?2, version = version + 1 \
+                     WHERE user_id = ?1 AND revoked_at IS NULL RETURNING id",
+                )
+                .map_err(fail)?;
+            let ids = stmt
+                .query_map(params![user_id, at], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>());
+            ids.map_err(fail)
+        }))
     }
 
     fn purge_expired(&self, now: SystemTime) -> Result<i64> {
-        let changed = self
-            .write(
-                "DELETE FROM sessions WHERE expires_at <= ?1",
-                params![to_nanos(now)],
-            )
-            .map_err(|e| self.error("purge expired", &e))?;
-        Ok(changed as i64)
+        let now = to_nanos(now);
+        self.writer.run(Box::new(move |conn, path| {
+            let changed = conn
+                .prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")
+                .and_then(|mut stmt| stmt.execute(params![now]))
+                .map_err(|e| db_error(path, "purge expired", &e))?;
+            Ok(i64::try_from(changed).unwrap_or(i64::MAX))
+        }))
     }
 
     fn count(&self) -> Result<i64> {
@@ -767,7 +800,11 @@ impl SessionStore for SqliteStore {
     }
 
     fn all_sessions(&self) -> Result<SessionScan> {
-        let sql = format!("SELECT {COLUMNS} FROM sessions ORDER BY created_at, id");
-        self.query_many("list all", &sql, params![])
+        let sql = concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions ORDER BY created_at, id"
+        );
+        self.query_many("list all", sql, params![])
     }
 }

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 __version__: str
-__all__ = ['AsyncSessionManager', 'Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'ListenerError', 'PublicSession', 'RevocationReason', 'Session', 'SessionConfig', 'SessionError', 'SessionEvent', 'SessionExport', 'SessionLimitAction', 'SessionListener', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
+__all__ = ['AsyncSessionManager', 'Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'Durability', 'ListenerError', 'PublicSession', 'RevocationReason', 'Session', 'SessionConfig', 'SessionError', 'SessionEvent', 'SessionExport', 'SessionLimitAction', 'SessionListener', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
 
 class InternalError(Exception):
     """A fault inside the generated bindings (a bug, never an expected outcome)."""
@@ -145,6 +145,18 @@ class DamagedSession:
     """
     id: str
     reason: str
+
+
+class Durability(enum.Enum):
+    """How a SQLite store (`SessionManager::open_with_durability`) makes a change durable:
+    what a change that has returned can lose if the machine loses power (or the OS
+    crashes) right after. A crash of the process alone loses nothing under either.
+
+    Concurrent changes share their commits in both (group commit): a change returns
+    once the commit that carries it is as durable as the setting promises.
+    """
+    FULL = 0
+    NORMAL = 1
 
 
 class ListenerError(Exception):
@@ -386,6 +398,13 @@ class SessionManager:
         database (it is then left untouched) or cannot be opened or created, and with
         `InvalidConfig` / `InvalidLifetime` for a bad configuration (checked first, so no
         file is created for it).
+        """
+    @classmethod
+    def open_with_durability(cls, path: str, config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
+        """`open`, with the durability of changes chosen (`open` gives `Durability::Full`:
+        every change is synced to disk before it returns). See `Durability` for what
+        each setting can lose on a power failure. The setting applies to this manager's
+        own commits; other processes on the same file choose their own.
         """
     @classmethod
     def with_store(cls, config: SessionConfig, store: SessionStore, clock: Clock | None = None) -> SessionManager:
