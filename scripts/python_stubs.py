@@ -141,7 +141,8 @@ def signature(fn: typing.Any, name: str, indent: str, kind: str = "") -> list[st
     if name == "__init__":
         ret = "None"
     lines = [f"{indent}@classmethod"] if kind == "classmethod" else []
-    head = f"{indent}def {name}({', '.join(params)}) -> {ret}:"
+    define = "async def" if inspect.iscoroutinefunction(fn) else "def"
+    head = f"{indent}{define} {name}({', '.join(params)}) -> {ret}:"
     doc = docstring(fn, indent + "    ") if name != "__init__" or fn.__doc__ else []
     if doc:
         return lines + [head] + doc
@@ -230,7 +231,7 @@ def stub() -> str:
             blocks.append(enumeration(obj))
         elif isinstance(obj, type) and issubclass(obj, Exception):
             blocks.append(error(obj))
-        elif obj is sessions.SessionManager:
+        elif obj in (sessions.SessionManager, sessions.AsyncSessionManager):
             members = [n for n, a in vars(obj).items() if not n.startswith("_") or n == "__init__"]
             blocks.append(interface(obj, members))
         elif obj in (sessions.Clock, sessions.SessionStore, sessions.SessionListener):

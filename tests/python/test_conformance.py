@@ -1,7 +1,10 @@
 """Runs the shared conformance scenarios (tests/conformance/scenarios/*.json, format in
 tests/conformance/README.md) with a Python clock, against the Rust in-memory store and
-against a store implemented in Python (DictStore)."""
+against a store implemented in Python (DictStore), through SessionManager and through
+AsyncSessionManager (every call awaited on an asyncio event loop)."""
 
+import asyncio
+import inspect
 import json
 import re
 from datetime import datetime, timedelta
@@ -10,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import sessions
-from _support import ManualClock, make_manager
+from _support import DictStore, ManualClock, make_manager
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "conformance" / "scenarios"
 FILES = sorted(p.name for p in SCENARIOS.glob("*.json"))
@@ -87,10 +90,17 @@ def test_scenarios_exist():
     assert FILES, f"no scenarios in {SCENARIOS}"
 
 
+@pytest.fixture(params=["sync", "async"])
+def api(request):
+    """Which manager the scenarios go through: SessionManager, or AsyncSessionManager."""
+    return request.param
+
+
 class Runner:
-    def __init__(self, scenario: dict, store_kind: str):
+    def __init__(self, scenario: dict, store_kind: str, api: str = "sync"):
         self.scenario = scenario
         self.store_kind = store_kind
+        self.api = api
         self.clock = ManualClock(parse_time(scenario["start"]))
         self.bindings: dict[str, tuple[str, str]] = {}  # name -> (id, token)
 
@@ -103,10 +113,29 @@ class Runner:
             kwargs[name] = convert(value)
         return kwargs
 
-    def build(self) -> sessions.SessionManager:
-        return make_manager(self.store_kind, self.clock, **self.config())
+    def build(self) -> sessions.SessionManager | sessions.AsyncSessionManager:
+        if self.api == "sync":
+            return make_manager(self.store_kind, self.clock, **self.config())
+        cfg = sessions.SessionConfig(**self.config())
+        if self.store_kind == "memory":
+            return sessions.AsyncSessionManager(cfg, self.clock)
+        return sessions.AsyncSessionManager.with_store(cfg, DictStore(), self.clock)
+
+    def call(self, fn, *args):
+        """``fn(*args)``, awaited on this scenario's event loop when it is a coroutine."""
+        result = fn(*args)
+        if inspect.iscoroutine(result):
+            return self.loop.run_until_complete(result)
+        return result
 
     def run(self):
+        self.loop = asyncio.new_event_loop()
+        try:
+            self.run_steps()
+        finally:
+            self.loop.close()
+
+    def run_steps(self):
         sc = self.scenario
         if "config_error" in sc:
             with pytest.raises(sessions.SessionError) as info:
@@ -116,7 +145,7 @@ class Runner:
             return
         self.manager = self.build()
         self.recorder = Recorder()
-        self.manager.add_listener(self.recorder)
+        self.call(self.manager.add_listener, self.recorder)
         for i, step in enumerate(sc["steps"]):
             self.step(i, step)
 
@@ -187,7 +216,7 @@ class Runner:
         assert not unknown, f"{where}: unknown expect keys {unknown}"
         call, presented = self.prepare(op, step)
         try:
-            result = call()
+            result = self.call(call)
         except sessions.SessionError as e:
             assert "error" in expect, f"{where}: unexpected error {e!r}"
             self.check_error(e, expect["error"], where)
@@ -300,6 +329,6 @@ class Runner:
 
 
 @pytest.mark.parametrize("file", FILES)
-def test_scenario(file, kind):
+def test_scenario(file, kind, api):
     scenario = json.loads((SCENARIOS / file).read_text(encoding="utf-8"))
-    Runner(scenario, kind).run()
+    Runner(scenario, kind, api).run()

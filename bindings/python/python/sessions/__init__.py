@@ -52,7 +52,7 @@ import types as _types
 import typing as _typing
 from importlib import metadata as _metadata
 
-from . import _checks, _host
+from . import _async, _checks, _host
 from ._native import sessions as _generated
 
 try:
@@ -291,8 +291,9 @@ def _checked(
             raise bad.error(f"{qualname} argument {name!r}") from None
         return True
 
-    @_functools.wraps(fn)
-    def checked(*args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+    def prepare(args: tuple[_typing.Any, ...], kwargs: dict[str, _typing.Any]) -> tuple[_typing.Any, ...] | None:
+        """The arguments checked and adapted, as ``(args, kwargs)``; None for a token
+        that is not valid Unicode."""
         token_ok = True
         if len(args) > len(names):
             signature.bind(*args, **kwargs)  # raises the usual TypeError
@@ -307,20 +308,53 @@ def _checked(
                 signature.bind(*args, **kwargs)  # raises the usual TypeError
             token_ok &= check(name, i, value)
         if not token_ok:
-            return on_bad_token()  # type: ignore[misc]
+            return None
         if adapters:
             args = tuple(adapters[names[i]](a) if names[i] in adapters and a is not None else a for i, a in enumerate(args))
             kwargs = {k: adapters[k](v) if k in adapters and v is not None else v for k, v in kwargs.items()}
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as e:
-            given = dict(zip(names, args))
-            given.update(kwargs)
-            found = _checks.out_of_range(e, {n: (v, hints.get(n)) for n, v in given.items() if n in hints})
-            if found is None:
-                raise
-            name, path, what = found
-            raise ValueError(f"{qualname} argument {name!r}{path} {what}") from None
+        return args, kwargs
+
+    def out_of_range(e: ValueError, args: tuple[_typing.Any, ...], kwargs: dict[str, _typing.Any]) -> ValueError | None:
+        """The generated code's range error, naming the argument; None if it is another."""
+        given = dict(zip(names, args))
+        given.update(kwargs)
+        found = _checks.out_of_range(e, {n: (v, hints.get(n)) for n, v in given.items() if n in hints})
+        if found is None:
+            return None
+        name, path, what = found
+        return ValueError(f"{qualname} argument {name!r}{path} {what}")
+
+    checked: _typing.Callable[..., _typing.Any]
+    if _inspect.iscoroutinefunction(fn):  # AsyncSessionManager: checked before the await
+
+        async def checked_async(*args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+            prepared = prepare(args, kwargs)
+            if prepared is None:
+                return on_bad_token()  # type: ignore[misc]
+            try:
+                return await fn(*prepared[0], **prepared[1])
+            except ValueError as e:
+                better = out_of_range(e, *prepared)
+                if better is None:
+                    raise
+                raise better from None
+
+        checked = _functools.wraps(fn)(checked_async)
+    else:
+
+        def checked_sync(*args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+            prepared = prepare(args, kwargs)
+            if prepared is None:
+                return on_bad_token()  # type: ignore[misc]
+            try:
+                return fn(*prepared[0], **prepared[1])
+            except ValueError as e:
+                better = out_of_range(e, *prepared)
+                if better is None:
+                    raise
+                raise better from None
+
+        checked = _functools.wraps(fn)(checked_sync)
 
     checked.__signature__ = signature  # type: ignore[attr-defined]
     checked.__module__ = __name__
@@ -518,6 +552,9 @@ for _name, _obj in vars(_generated.SessionManager).items():
         _label = "SessionManager()" if _name == "__init__" else f"SessionManager.{_name}()"
         setattr(SessionManager, _name, _checked(_obj, _label, relay=True))
 
+AsyncSessionManager = _async.public_class(_checked, _PUBLIC_TYPES)
+_async.add_as_async(SessionManager, AsyncSessionManager)
+
 _exports: dict[str, object] = {}
 for _name in _PUBLIC:
     _obj = getattr(_generated, _name)
@@ -525,7 +562,11 @@ for _name in _PUBLIC:
         _obj = _checked(_obj, f"{_name}()")
     _exports[_name] = _obj
 _exports.update(
-    Clock=Clock, SessionStore=SessionStore, SessionListener=SessionListener, SessionManager=SessionManager
+    Clock=Clock,
+    SessionStore=SessionStore,
+    SessionListener=SessionListener,
+    SessionManager=SessionManager,
+    AsyncSessionManager=AsyncSessionManager,
 )
 globals().update(_exports)
 
