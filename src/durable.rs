@@ -1,18 +1,30 @@
-//! The durable manager: sessions kept in a SQLite database file.
+//! The durable manager: sessions kept in a SQLite database file or in Redis.
 
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::clock::SystemClock;
 use crate::error::Result;
 use crate::manager::SessionManager;
 use crate::model::SessionConfig;
 use crate::rules::Policy;
-use crate::store::SqliteStore;
+use crate::store::redis::location;
+use crate::store::{RedisStore, SessionStore, SqliteStore};
 
 #[uniffi::export]
 impl SessionManager {
     /// A manager keeping sessions in the SQLite database file at `path`, created if
-    /// missing, using the system clock unless `clock` is given.
+    /// missing, or in Redis when `path` is a Redis location, using the system clock
+    /// unless `clock` is given.
+    ///
+    /// Redis locations: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS),
+    /// and a cluster as `redis+cluster://host1:port1,host2:port2,…` (`rediss+cluster://`
+    /// with TLS), each with optional query parameters `connect_timeout_ms` and
+    /// `timeout_ms` (2000 each), `pool_size` (8), `prefix` (`sessions`) and
+    /// `expiry_grace_s` (3600). A server that cannot be reached within the connect
+    /// timeout is a `Store` error naming it (never its password). Tokens and ids of
+    /// sessions created through a Redis location are drawn so a session is found from
+    /// its token in one round trip (still 43-character tokens and UUID ids).
     ///
     /// Sessions survive restarts, and every process that opens the same file sees the
     /// others' changes on its next call (a session revoked in one process fails
@@ -26,10 +38,16 @@ impl SessionManager {
         config: SessionConfig,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Arc<Self>> {
-        let policy = Policy::from_config(&config)?;
-        let store = SqliteStore::open(&path)?;
+        let mut policy = Policy::from_config(&config)?;
+        let store: Arc<dyn SessionStore> = if location::is_redis(&path) {
+            let store_clock = clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
+            policy.colocate = true;
+            Arc::new(RedisStore::open(&path, store_clock)?)
+        } else {
+            Arc::new(SqliteStore::open(&path)?)
+        };
         Ok(Arc::new(
-            Self::with_policy(policy, config, Arc::new(store), clock).trusting_store(),
+            Self::with_policy(policy, config, store, clock).trusting_store(),
         ))
     }
 }

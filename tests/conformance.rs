@@ -29,19 +29,71 @@ type Json = Map<String, Value>;
 
 #[test]
 fn conformance_memory_store() {
-    run_all("memory", || Arc::new(MemoryStore::new()));
+    run_all("memory", over(|| Arc::new(MemoryStore::new())));
 }
 
 #[test]
 fn conformance_sqlite_store() {
-    run_all("sqlite", || {
-        Arc::new(sessions::SqliteStore::open_in_memory().expect("in-memory SQLite store"))
+    run_all(
+        "sqlite",
+        over(|| Arc::new(sessions::SqliteStore::open_in_memory().expect("in-memory SQLite store"))),
+    );
+}
+
+/// Every scenario through `SessionManager::open` on the standalone Redis server the
+/// test command started (`scripts/redis-servers.sh`), each in its own key prefix.
+#[test]
+fn conformance_redis_standalone() {
+    run_all("redis", at_location(common::redis_env::standalone_url()));
+}
+
+/// Every scenario through `SessionManager::open` on the 3-master Redis Cluster.
+#[test]
+fn conformance_redis_cluster() {
+    run_all(
+        "redis cluster",
+        at_location(common::redis_env::cluster_url()),
+    );
+}
+
+/// The same scenarios on a Redis store given to `with_parts` (a manager that does not
+/// draw tokens in their user's shard: every token and id takes the alias path).
+#[test]
+fn conformance_redis_store_without_colocation() {
+    let url = common::redis_env::standalone_url();
+    run_all("redis (with_parts)", move |config, clock| {
+        let location = common::redis_env::fresh_prefix(&url);
+        let store = sessions::RedisStore::open(&location, clock.clone()).expect("Redis store");
+        SessionManager::with_parts(config, Arc::new(store), Some(clock)).map(Arc::new)
     });
 }
 
-/// Runs every scenario on stores made by `make_store` (a fresh one per scenario) and
+/// Builds each scenario's manager: from its configuration and clock.
+type Build<'a> =
+    dyn Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError> + 'a;
+
+/// Managers over stores made by `make_store` (a fresh one per scenario).
+fn over(
+    make_store: impl Fn() -> Arc<dyn SessionStore>,
+) -> impl Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError> {
+    move |config, clock| SessionManager::with_parts(config, make_store(), Some(clock)).map(Arc::new)
+}
+
+/// Managers opened at `url` with a fresh key prefix per scenario.
+fn at_location(
+    url: String,
+) -> impl Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError> {
+    move |config, clock| {
+        SessionManager::open(common::redis_env::fresh_prefix(&url), config, Some(clock))
+    }
+}
+
+/// Runs every scenario on managers made by `build` (a fresh store per scenario) and
 /// fails with the list of every failing scenario.
-fn run_all(store_name: &str, make_store: impl Fn() -> Arc<dyn SessionStore>) {
+fn run_all(
+    store_name: &str,
+    build: impl Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError>,
+) {
     let scenarios = load_scenarios();
     assert!(
         scenarios.len() >= MIN_SCENARIOS,
@@ -51,7 +103,7 @@ fn run_all(store_name: &str, make_store: impl Fn() -> Arc<dyn SessionStore>) {
     let failures: Vec<String> = scenarios
         .iter()
         .filter_map(|(file, scenario)| {
-            run_scenario(scenario, make_store())
+            run_scenario(scenario, &build)
                 .err()
                 .map(|why| format!("{file}: {why}"))
         })
@@ -100,17 +152,14 @@ fn load_scenarios() -> Vec<(String, Result<Value, String>)> {
 
 const SCENARIO_KEYS: &[&str] = &["name", "rule", "config", "config_error", "start", "steps"];
 
-fn run_scenario(
-    scenario: &Result<Value, String>,
-    store: Arc<dyn SessionStore>,
-) -> Result<(), String> {
+fn run_scenario(scenario: &Result<Value, String>, build: &Build<'_>) -> Result<(), String> {
     let scenario = object(scenario.as_ref().map_err(Clone::clone)?, "scenario")?;
     check_keys(scenario, SCENARIO_KEYS, "scenario")?;
     let name = opt_str(scenario, "name")?.unwrap_or("(unnamed)");
-    run_named_scenario(scenario, store).map_err(|why| format!("\"{name}\": {why}"))
+    run_named_scenario(scenario, build).map_err(|why| format!("\"{name}\": {why}"))
 }
 
-fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(), String> {
+fn run_named_scenario(scenario: &Json, build: &Build<'_>) -> Result<(), String> {
     let start = parse_time(req_str(scenario, "start")?)?;
     let config = config_from(scenario.get("config"))?;
     let steps = match scenario.get("steps") {
@@ -118,7 +167,7 @@ fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(
         None => &[],
     };
     let clock = TestClock::starting_at(start);
-    let built = SessionManager::with_parts(config, store, Some(clock.clone() as Arc<dyn Clock>));
+    let built = build(config, clock.clone() as Arc<dyn Clock>);
     if let Some(wanted) = opt_str(scenario, "config_error")? {
         if !steps.is_empty() {
             return Err("a scenario with \"config_error\" must have no steps".into());
@@ -154,7 +203,7 @@ struct Binding {
 }
 
 struct Runner {
-    manager: SessionManager,
+    manager: Arc<SessionManager>,
     clock: Arc<TestClock>,
     bindings: HashMap<String, Binding>,
     events: Arc<Recorder>,
