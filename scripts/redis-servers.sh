@@ -41,8 +41,9 @@ stop() {
     rm -rf "$dir"
     exit "$status"
 }
+cmd_pid=""
 trap stop EXIT
-trap 'exit 130' INT TERM
+trap '[ -z "$cmd_pid" ] || kill "$cmd_pid" 2>/dev/null; exit 130' INT TERM
 
 # Four free ports whose cluster bus ports (port + 10000) are free too.
 read -r -a ports < <(python3 - <<'PY'
@@ -104,4 +105,7 @@ export SESSIONS_REDIS_CLUSTER_URL="redis+cluster://127.0.0.1:${ports[1]},127.0.0
 export SESSIONS_REDIS_SERVER="$(command -v redis-server)"
 export SESSIONS_REDIS_REQUIRED=1
 echo "redis-servers.sh: standalone $SESSIONS_REDIS_URL, cluster $SESSIONS_REDIS_CLUSTER_URL" >&2
-"$@"
+# In the background, so a signal reaches the trap (and the servers stop) at once.
+"$@" &
+cmd_pid=$!
+wait "$cmd_pid"
