@@ -30,7 +30,7 @@ test-rust:
 	bash scripts/redis-servers.sh cargo test --release
 
 test-python:
-	bash bindings/python/test.sh
+	bash scripts/redis-servers.sh bash bindings/python/test.sh
 
 test-kotlin:
 	bash bindings/kotlin/test.sh
