@@ -20,8 +20,9 @@ impl SessionManager {
     /// Redis locations: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS),
     /// and a cluster as `redis+cluster://host1:port1,host2:port2,…` (`rediss+cluster://`
     /// with TLS), each with optional query parameters `connect_timeout_ms` and
-    /// `timeout_ms` (2000 each), `pool_size` (8), `prefix` (`sessions`) and
-    /// `expiry_grace_s` (3600). A server that cannot be reached within the connect
+    /// `timeout_ms` (2000 each), `pool_size` (8), `prefix` (`sessions`),
+    /// `expiry_grace_s` (3600) and `tls_ca_file` (a PEM file of authorities to trust
+    /// instead of the web roots). A server that cannot be reached within the connect
     /// timeout is a `Store` error naming it (never its password). Tokens and ids of
     /// sessions created through a Redis location are drawn so a session is found from
     /// its token in one round trip (still 43-character tokens and UUID ids).

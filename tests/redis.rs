@@ -557,3 +557,87 @@ fn ttls_follow_the_server_time_not_the_app_clock() {
         Some(ValidationError::SessionRevoked)
     );
 }
+
+/// A TLS server (`rediss://`, rustls): refused while its certificate is not trusted
+/// (a `Store` error, never a panic), used once `tls_ca_file` trusts it.
+#[test]
+fn tls_with_a_trusted_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = redis_env::free_port();
+    let binary = std::env::var("SESSIONS_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    let mut child = Command::new(binary)
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--requirepass",
+            "secret",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "TLS server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let base = format!("rediss://:secret@localhost:{port}/0?connect_timeout_ms=1000");
+    let refused = SessionManager::open(base.clone(), SessionConfig::default(), None);
+    let text = format!("{:?}", refused.as_ref().map(|_| ()));
+    assert!(matches!(refused, Err(SessionError::Store { .. })), "{text}");
+    assert!(
+        text.contains(&format!("localhost:{port}")) && !text.contains("secret"),
+        "{text}"
+    );
+    let trusted = format!("{base}&tls_ca_file={}", cert.display());
+    let outcome = std::panic::catch_unwind(|| {
+        let manager = SessionManager::open(trusted, SessionConfig::default(), None).expect("TLS");
+        let s = manager
+            .create(CreateSessionOptions::for_user("alice"))
+            .unwrap();
+        assert!(manager.validate(s.token, None).unwrap().valid);
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+}

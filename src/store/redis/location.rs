@@ -5,7 +5,9 @@
 //! Options (query parameters): `connect_timeout_ms` (default 2000), `timeout_ms`
 //! (reads and writes, default 2000), `pool_size` (connections, default 8), `prefix`
 //! (key namespace, default `sessions`; no braces or colons), `expiry_grace_s` (how
-//! long after its expiry a record stays before Redis's TTL collects it, default 3600).
+//! long after its expiry a record stays before Redis's TTL collects it, default 3600),
+//! `tls_ca_file` (a PEM file of the certificate authorities to trust for TLS instead
+//! of the built-in web roots).
 
 use std::fmt;
 use std::time::Duration;
@@ -50,6 +52,8 @@ pub struct Location {
     pub prefix: String,
     /// Extra life given to records beyond their expiry before Redis collects them.
     pub expiry_grace: Duration,
+    /// PEM file of the certificate authorities TLS trusts (else the web roots).
+    pub tls_ca_file: Option<String>,
 }
 
 impl fmt::Debug for Location {
@@ -146,6 +150,7 @@ impl Location {
             pool_size: 8,
             prefix: "sessions".into(),
             expiry_grace: Duration::from_secs(3600),
+            tls_ca_file: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -168,6 +173,12 @@ impl Location {
                 }
                 "expiry_grace_s" => {
                     location.expiry_grace = Duration::from_secs(number()?.min(366 * 86_400))
+                }
+                "tls_ca_file" => {
+                    let path = decode(value)
+                        .filter(|p| !p.is_empty())
+                        .ok_or_else(|| bad(&shown, "tls_ca_file must be a %-encoded file path"))?;
+                    location.tls_ca_file = Some(path);
                 }
                 "prefix" => {
                     if value.is_empty() || value.len() > 64 || value.contains(['{', '}', ':', ' '])

@@ -254,19 +254,34 @@ impl RedisStore {
                 .test_on_check_out(false)
                 .connection_timeout(location.connect_timeout)
         }
+        let certificates = match &location.tls_ca_file {
+            None => None,
+            Some(path) => Some(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(std::fs::read(path).map_err(|e| {
+                    store_error(format!("Redis {location}: cannot read tls_ca_file: {e}"))
+                })?),
+            }),
+        };
         let connections = if location.cluster {
             let urls: Vec<String> = (0..location.nodes.len())
                 .map(|i| location.node_url(i))
                 .collect();
-            let client = redis::cluster::ClusterClient::builder(urls)
+            let mut client = redis::cluster::ClusterClient::builder(urls)
                 .connection_timeout(location.connect_timeout)
                 .response_timeout(location.timeout)
-                .retries(3)
-                .build()
-                .map_err(unusable)?;
+                .retries(3);
+            if let Some(certificates) = certificates {
+                client = client.certs(certificates);
+            }
+            let client = client.build().map_err(unusable)?;
             Connections::Cluster(builder(&location).build_unchecked(ClusterManager { client }))
         } else {
-            let client = redis::Client::open(location.node_url(0)).map_err(unusable)?;
+            let client = match certificates {
+                None => redis::Client::open(location.node_url(0)),
+                Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
+            }
+            .map_err(unusable)?;
             Connections::Single(builder(&location).build_unchecked(NodeManager {
                 client,
                 connect_timeout: location.connect_timeout,
