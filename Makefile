@@ -23,11 +23,14 @@ lint: setup
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
 
+## Rust tests, with a standalone Redis and a 3-master Redis Cluster of their own
+## (scripts/redis-servers.sh installs Debian's redis-server when missing, starts them
+## on free loopback ports and stops them by pid when the tests end).
 test-rust:
-	cargo test --release
+	bash scripts/redis-servers.sh cargo test --release
 
 test-python:
-	bash bindings/python/test.sh
+	bash scripts/redis-servers.sh bash bindings/python/test.sh
 
 test-kotlin:
 	bash bindings/kotlin/test.sh

@@ -34,7 +34,7 @@ pub use model::{
     ValidationError, ValidationResult, DEFAULT_EXPIRES_IN, DEFAULT_MAX_LIFETIME, DEFAULT_PREFIX,
     DEFAULT_ROTATION_GRACE,
 };
-pub use store::{DamagedSession, MemoryStore, SessionScan, SessionStore, SqliteStore};
+pub use store::{DamagedSession, MemoryStore, RedisStore, SessionScan, SessionStore, SqliteStore};
 pub use token::{DEFAULT_TOKEN_BYTES, MAX_TOKEN_BYTES, MIN_TOKEN_BYTES};
 
 use rules::Policy;

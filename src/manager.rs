@@ -489,7 +489,7 @@ impl SessionManager {
                 Matched::Current => session,
             };
             rules::check_refreshable(&session, now, user_agent)?;
-            let next = rules::rotated(&session, &hash, &token, now)?;
+            let next = self.policy.rotated(&session, &hash, &token, now)?;
             let mut stored = next.clone();
             stored.token.clear();
             let event = SessionEvent::Rotated {

@@ -31,31 +31,106 @@ type Json = Map<String, Value>;
 
 #[test]
 fn conformance_memory_store() {
-    run_all("memory", Flavor::Sync, || Arc::new(MemoryStore::new()));
+    run_all(
+        "memory",
+        Flavor::Sync,
+        over(|| Arc::new(MemoryStore::new())),
+    );
 }
 
 #[test]
 fn conformance_sqlite_store() {
-    run_all("sqlite", Flavor::Sync, sqlite_store);
+    run_all("sqlite", Flavor::Sync, over(sqlite_store));
 }
 
 #[test]
 fn conformance_memory_store_async() {
-    run_all("memory", Flavor::Async, || Arc::new(MemoryStore::new()));
+    run_all(
+        "memory",
+        Flavor::Async,
+        over(|| Arc::new(MemoryStore::new())),
+    );
 }
 
 #[test]
 fn conformance_sqlite_store_async() {
-    run_all("sqlite", Flavor::Async, sqlite_store);
+    run_all("sqlite", Flavor::Async, over(sqlite_store));
 }
 
 fn sqlite_store() -> Arc<dyn SessionStore> {
     Arc::new(sessions::SqliteStore::open_in_memory().expect("in-memory SQLite store"))
 }
 
-/// Runs every scenario through `api` on stores made by `make_store` (a fresh one per
+/// Every scenario through `SessionManager::open` on the standalone Redis server the
+/// test command started (`scripts/redis-servers.sh`), each in its own key prefix.
+#[test]
+fn conformance_redis_standalone() {
+    run_all(
+        "redis",
+        Flavor::Sync,
+        at_location(common::redis_env::standalone_url()),
+    );
+}
+
+/// Every scenario through `AsyncSessionManager` on the standalone Redis server.
+#[test]
+fn conformance_redis_standalone_async() {
+    run_all(
+        "redis",
+        Flavor::Async,
+        at_location(common::redis_env::standalone_url()),
+    );
+}
+
+/// Every scenario through `SessionManager::open` on the 3-master Redis Cluster.
+#[test]
+fn conformance_redis_cluster() {
+    run_all(
+        "redis cluster",
+        Flavor::Sync,
+        at_location(common::redis_env::cluster_url()),
+    );
+}
+
+/// The same scenarios on a Redis store given to `with_parts` (a manager that does not
+/// draw tokens in their user's shard: every token and id takes the alias path).
+#[test]
+fn conformance_redis_store_without_colocation() {
+    let url = common::redis_env::standalone_url();
+    run_all("redis (with_parts)", Flavor::Sync, move |config, clock| {
+        let location = common::redis_env::fresh_prefix(&url);
+        let store = sessions::RedisStore::open(&location, clock.clone()).expect("Redis store");
+        SessionManager::with_parts(config, Arc::new(store), Some(clock)).map(Arc::new)
+    });
+}
+
+/// Builds each scenario's manager: from its configuration and clock.
+type Build<'a> =
+    dyn Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError> + 'a;
+
+/// Managers over stores made by `make_store` (a fresh one per scenario).
+fn over(
+    make_store: impl Fn() -> Arc<dyn SessionStore>,
+) -> impl Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError> {
+    move |config, clock| SessionManager::with_parts(config, make_store(), Some(clock)).map(Arc::new)
+}
+
+/// Managers opened at `url` with a fresh key prefix per scenario.
+fn at_location(
+    url: String,
+) -> impl Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError> {
+    move |config, clock| {
+        SessionManager::open(common::redis_env::fresh_prefix(&url), config, Some(clock))
+    }
+}
+
+/// Runs every scenario through `api` on managers made by `build` (a fresh store per
 /// scenario) and fails with the list of every failing scenario.
-fn run_all(store_name: &str, api: Flavor, make_store: impl Fn() -> Arc<dyn SessionStore>) {
+fn run_all(
+    store_name: &str,
+    api: Flavor,
+    build: impl Fn(SessionConfig, Arc<dyn Clock>) -> Result<Arc<SessionManager>, SessionError>,
+) {
     let scenarios = load_scenarios();
     assert!(
         scenarios.len() >= MIN_SCENARIOS,
@@ -65,7 +140,7 @@ fn run_all(store_name: &str, api: Flavor, make_store: impl Fn() -> Arc<dyn Sessi
     let failures: Vec<String> = scenarios
         .iter()
         .filter_map(|(file, scenario)| {
-            run_scenario(scenario, make_store(), api)
+            run_scenario(scenario, &build, api)
                 .err()
                 .map(|why| format!("{file}: {why}"))
         })
@@ -120,20 +195,16 @@ const SCENARIO_KEYS: &[&str] = &["name", "rule", "config", "config_error", "star
 
 fn run_scenario(
     scenario: &Result<Value, String>,
-    store: Arc<dyn SessionStore>,
+    build: &Build<'_>,
     api: Flavor,
 ) -> Result<(), String> {
     let scenario = object(scenario.as_ref().map_err(Clone::clone)?, "scenario")?;
     check_keys(scenario, SCENARIO_KEYS, "scenario")?;
     let name = opt_str(scenario, "name")?.unwrap_or("(unnamed)");
-    run_named_scenario(scenario, store, api).map_err(|why| format!("\"{name}\": {why}"))
+    run_named_scenario(scenario, build, api).map_err(|why| format!("\"{name}\": {why}"))
 }
 
-fn run_named_scenario(
-    scenario: &Json,
-    store: Arc<dyn SessionStore>,
-    api: Flavor,
-) -> Result<(), String> {
+fn run_named_scenario(scenario: &Json, build: &Build<'_>, api: Flavor) -> Result<(), String> {
     let start = parse_time(req_str(scenario, "start")?)?;
     let config = config_from(scenario.get("config"))?;
     let steps = match scenario.get("steps") {
@@ -141,7 +212,7 @@ fn run_named_scenario(
         None => &[],
     };
     let clock = TestClock::starting_at(start);
-    let built = SessionManager::with_parts(config, store, Some(clock.clone() as Arc<dyn Clock>));
+    let built = build(config, clock.clone() as Arc<dyn Clock>);
     if let Some(wanted) = opt_str(scenario, "config_error")? {
         if !steps.is_empty() {
             return Err("a scenario with \"config_error\" must have no steps".into());
@@ -189,7 +260,7 @@ enum Flavor {
 /// The manager a scenario runs on: `SessionManager` itself, or an `AsyncSessionManager`
 /// over it whose every call is awaited (the same method names and arguments).
 enum Api {
-    Sync(Box<SessionManager>),
+    Sync(Arc<SessionManager>),
     Async(Arc<AsyncSessionManager>),
 }
 
@@ -204,10 +275,10 @@ macro_rules! call {
 }
 
 impl Api {
-    fn new(manager: SessionManager, flavor: Flavor) -> Self {
+    fn new(manager: Arc<SessionManager>, flavor: Flavor) -> Self {
         match flavor {
-            Flavor::Sync => Api::Sync(Box::new(manager)),
-            Flavor::Async => Api::Async(AsyncSessionManager::from_manager(Arc::new(manager))),
+            Flavor::Sync => Api::Sync(manager),
+            Flavor::Async => Api::Async(AsyncSessionManager::from_manager(manager)),
         }
     }
 

@@ -11,9 +11,11 @@ use crate::model::Session;
 
 pub mod memory;
 mod ofd_locks;
+pub mod redis;
 pub mod sqlite;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
 /// A stored record that could not be read back as a session (corrupt data); reported,

@@ -1,6 +1,8 @@
 //! Helpers shared by the Rust integration tests.
 #![allow(dead_code)]
 
+pub mod redis_env;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

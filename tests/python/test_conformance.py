@@ -1,11 +1,17 @@
 """Runs the shared conformance scenarios (tests/conformance/scenarios/*.json, format in
 tests/conformance/README.md) with a Python clock, against the Rust in-memory store and
 against a store implemented in Python (DictStore), through SessionManager and through
-AsyncSessionManager (every call awaited on an asyncio event loop)."""
+AsyncSessionManager (every call awaited on an asyncio event loop), and through
+`SessionManager.open` on Redis (standalone and a 3-master cluster) when
+`scripts/redis-servers.sh` started them (`SESSIONS_REDIS_URL`,
+`SESSIONS_REDIS_CLUSTER_URL`; with `SESSIONS_REDIS_REQUIRED=1` a missing server fails
+instead of skipping)."""
 
 import asyncio
 import inspect
+import itertools
 import json
+import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -332,3 +338,33 @@ class Runner:
 def test_scenario(file, kind, api):
     scenario = json.loads((SCENARIOS / file).read_text(encoding="utf-8"))
     Runner(scenario, kind, api).run()
+
+
+REDIS_LOCATIONS = {"redis": "SESSIONS_REDIS_URL", "redis_cluster": "SESSIONS_REDIS_CLUSTER_URL"}
+_prefixes = itertools.count()
+
+
+class RedisRunner(Runner):
+    """A runner whose managers are opened at a Redis location, each scenario in a key
+    prefix of its own (so the shared servers need no flushing)."""
+
+    def __init__(self, scenario: dict, location: str):
+        super().__init__(scenario, "redis", "sync")
+        sep = "&" if "?" in location else "?"
+        self.location = f"{location}{sep}prefix=py{os.getpid()}x{next(_prefixes)}"
+
+    def build(self) -> sessions.SessionManager:
+        return sessions.SessionManager.open(
+            self.location, sessions.SessionConfig(**self.config()), self.clock)
+
+
+@pytest.mark.parametrize("server", sorted(REDIS_LOCATIONS))
+@pytest.mark.parametrize("file", FILES)
+def test_scenario_on_redis(file, server):
+    location = os.environ.get(REDIS_LOCATIONS[server])
+    if not location:
+        if os.environ.get("SESSIONS_REDIS_REQUIRED") == "1":
+            pytest.fail(f"{REDIS_LOCATIONS[server]} is not set")
+        pytest.skip("no Redis server: run through scripts/redis-servers.sh (as make test does)")
+    scenario = json.loads((SCENARIOS / file).read_text(encoding="utf-8"))
+    RedisRunner(scenario, location).run()

@@ -396,7 +396,18 @@ class SessionManager:
     @classmethod
     def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> SessionManager:
         """A manager keeping sessions in the SQLite database file at `path`, created if
-        missing, using the system clock unless `clock` is given.
+        missing, or in Redis when `path` is a Redis location, using the system clock
+        unless `clock` is given.
+
+        Redis locations: `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS),
+        and a cluster as `redis+cluster://host1:port1,host2:port2,…` (`rediss+cluster://`
+        with TLS), each with optional query parameters `connect_timeout_ms` and
+        `timeout_ms` (2000 each), `pool_size` (8), `prefix` (`sessions`),
+        `expiry_grace_s` (3600) and `tls_ca_file` (a PEM file of authorities to trust
+        instead of the web roots). A server that cannot be reached within the connect
+        timeout is a `Store` error naming it (never its password). Tokens and ids of
+        sessions created through a Redis location are drawn so a session is found from
+        its token in one round trip (still 43-character tokens and UUID ids).
 
         Sessions survive restarts, and every process that opens the same file sees the
         others' changes on its next call (a session revoked in one process fails

@@ -1,0 +1,1025 @@
+//! The Redis store: sessions shared by many app servers through one Redis server or a
+//! Redis Cluster (`redis://`, `rediss://`, `redis+cluster://`; see [`location`]).
+//!
+//! Layout (see [`keys`]): each session is a hash record; each of its token hashes
+//! (current and previous) has an index entry pointing to its id; each user has a
+//! sorted set of ids (the user index), each shard an expiry index. All of a user's keys
+//! share one hash tag, so every change is one Lua script (see [`scripts`]) run
+//! atomically on the node that owns them: insert, compare-and-swap, revoke-all and the
+//! per-user limit each update the record and every index in one step, so the user
+//! index never holds a stale or missing session, and a revoked record is never
+//! written again (the compare-and-swap refuses revoked records).
+//!
+//! Expiry: the manager's clock decides validity. Redis's TTLs only collect garbage: a
+//! record and its index entries expire at the server's time (`TIME`) plus the time the
+//! session has left by the manager's clock, plus a grace (`expiry_grace_s`, an hour
+//! by default), so a revoked session still answers `SessionRevoked` until it
+//! expires, and a deadline is never computed from an app server's clock. `purge_expired`
+//! removes expired records with their index entries.
+//!
+//! Connections: a pool (r2d2) of synchronous redis-rs connections with connect and
+//! read/write timeouts; a connection that failed is never reused. Reads and writes go
+//! to masters only (replicas are never read).
+
+mod keys;
+pub mod location;
+mod scripts;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use redis::{ConnectionLike, RedisResult, Script, ScriptInvocation, Value};
+
+use crate::clock::{from_nanos, to_nanos, Clock};
+use crate::error::{Result, SessionError};
+use crate::model::Session;
+use crate::store::{DamagedSession, SessionScan, SessionStore};
+use crate::token::TokenHash;
+
+use keys::{label, shard_of_label, Keys, SHARDS};
+pub(crate) use keys::{shard_of_hash, shard_of_id, shard_of_user};
+pub use location::Location;
+
+/// Most expired sessions one purge script removes per shard before the next call (so
+/// one call never blocks the server for long).
+const PURGE_BATCH: usize = 1000;
+
+/// Sessions kept in Redis (a standalone server or a cluster), shared by every process
+/// that opens the same location.
+pub struct RedisStore {
+    connections: Connections,
+    keys: Keys,
+    location: Location,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("location", &self.location.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+enum Connections {
+    Single(r2d2::Pool<NodeManager>),
+    Cluster(r2d2::Pool<ClusterManager>),
+}
+
+/// A pooled connection, marked broken after any failure that is not a reply from the
+/// server (an I/O error or a timeout may leave a reply in flight), so it is dropped
+/// instead of reused.
+struct Pooled<C> {
+    connection: C,
+    broken: bool,
+}
+
+/// Opens standalone connections with the location's timeouts.
+struct NodeManager {
+    client: redis::Client,
+    connect_timeout: Duration,
+    timeout: Duration,
+}
+
+impl r2d2::ManageConnection for NodeManager {
+    type Connection = Pooled<redis::Connection>;
+    type Error = redis::RedisError;
+
+    fn connect(&self) -> RedisResult<Self::Connection> {
+        let connection = self
+            .client
+            .get_connection_with_timeout(self.connect_timeout)?;
+        connection.set_read_timeout(Some(self.timeout))?;
+        connection.set_write_timeout(Some(self.timeout))?;
+        Ok(Pooled {
+            connection,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Self::Connection) -> RedisResult<()> {
+        redis::cmd("PING").query::<()>(&mut conn.connection)
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.broken || !conn.connection.is_open()
+    }
+}
+
+/// Opens cluster connections (each one knows every master).
+struct ClusterManager {
+    client: redis::cluster::ClusterClient,
+}
+
+impl r2d2::ManageConnection for ClusterManager {
+    type Connection = Pooled<redis::cluster::ClusterConnection>;
+    type Error = redis::RedisError;
+
+    fn connect(&self) -> RedisResult<Self::Connection> {
+        Ok(Pooled {
+            connection: self.client.get_connection()?,
+            broken: false,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Self::Connection) -> RedisResult<()> {
+        redis::cmd("PING").query::<()>(&mut conn.connection)
+    }
+
+    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
+        conn.broken || !conn.connection.is_open()
+    }
+}
+
+/// One step of a batch insert (see `lua/prelude.lua`).
+enum Op {
+    /// A session, in its user's shard.
+    Session(SessionOp),
+    /// An alias in the home shard of an id or token hash that is not its user's.
+    Claim(ClaimOp),
+}
+
+struct SessionOp {
+    shard: u8,
+    id: String,
+    created_us: i64,
+    expires_us: i64,
+    ttl_ms: u64,
+    fields: Vec<String>,
+    record: String,
+    user: String,
+    expiry: String,
+    token: String,
+    previous: Option<String>,
+    /// Alias keys in this shard that must not exist, with what a conflict means.
+    guards: Vec<(String, &'static str)>,
+}
+
+struct ClaimOp {
+    shard: u8,
+    what: &'static str,
+    /// `strict`: fails if the alias exists; `ensure`: fine if it has the same value.
+    mode: &'static str,
+    alias: String,
+    home: String,
+    value: String,
+    ttl_ms: u64,
+}
+
+impl Op {
+    fn shard(&self) -> u8 {
+        match self {
+            Op::Session(s) => s.shard,
+            Op::Claim(c) => c.shard,
+        }
+    }
+
+    /// Adds this operation's keys and arguments to an invocation.
+    fn push(&self, inv: &mut ScriptInvocation<'_>) {
+        match self {
+            Op::Claim(c) => {
+                inv.arg("C")
+                    .arg(c.what)
+                    .arg(c.mode)
+                    .arg(&c.value)
+                    .arg(c.ttl_ms);
+                inv.key(&c.alias).key(&c.home);
+            }
+            Op::Session(s) => {
+                inv.arg("S")
+                    .arg(s.guards.len())
+                    .arg(if s.previous.is_some() { "1" } else { "0" })
+                    .arg(&s.id)
+                    .arg(s.created_us)
+                    .arg(s.expires_us)
+                    .arg(s.ttl_ms)
+                    .arg(s.fields.len());
+                for f in &s.fields {
+                    inv.arg(f);
+                }
+                for (_, what) in &s.guards {
+                    inv.arg(*what);
+                }
+                inv.key(&s.record).key(&s.user).key(&s.expiry).key(&s.token);
+                if let Some(p) = &s.previous {
+                    inv.key(p);
+                }
+                for (key, _) in &s.guards {
+                    inv.key(key);
+                }
+            }
+        }
+    }
+}
+
+/// What a lookup script found.
+enum Lookup {
+    Found(Vec<String>),
+    Alias(u8),
+    Missing,
+}
+
+fn store_error(reason: impl Into<String>) -> SessionError {
+    SessionError::Store {
+        reason: reason.into(),
+    }
+}
+
+/// Microseconds since the epoch (instants are kept to the microsecond).
+fn micros(t: SystemTime) -> i64 {
+    to_nanos(t).div_euclid(1_000)
+}
+
+fn from_micros(us: i64) -> SystemTime {
+    from_nanos(us.saturating_mul(1_000))
+}
+
+impl RedisStore {
+    /// Connects to the Redis server or cluster at `location` (see [`location`] for the
+    /// forms and options). `clock` is the manager's clock: it tells how long a session
+    /// has left, which sets its records' TTLs on the server's time.
+    ///
+    /// Fails with `SessionError::Store` naming the location (never its password) when
+    /// it is malformed or the server cannot be reached within `connect_timeout_ms`.
+    pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let location = Location::parse(location)?;
+        let unusable = |e: redis::RedisError| {
+            store_error(format!("Redis {location}: cannot use the location: {e}"))
+        };
+        fn builder<M: r2d2::ManageConnection>(location: &Location) -> r2d2::Builder<M> {
+            r2d2::Pool::builder()
+                .max_size(location.pool_size)
+                .min_idle(Some(0))
+                .test_on_check_out(false)
+                .connection_timeout(location.connect_timeout)
+        }
+        let certificates = match &location.tls_ca_file {
+            None => None,
+            Some(path) => Some(redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(std::fs::read(path).map_err(|e| {
+                    store_error(format!("Redis {location}: cannot read tls_ca_file: {e}"))
+                })?),
+            }),
+        };
+        let connections = if location.cluster {
+            let urls: Vec<String> = (0..location.nodes.len())
+                .map(|i| location.node_url(i))
+                .collect();
+            let mut client = redis::cluster::ClusterClient::builder(urls)
+                .connection_timeout(location.connect_timeout)
+                .response_timeout(location.timeout)
+                .retries(3);
+            if let Some(certificates) = certificates {
+                client = client.certs(certificates);
+            }
+            let client = client.build().map_err(unusable)?;
+            Connections::Cluster(builder(&location).build_unchecked(ClusterManager { client }))
+        } else {
+            let client = match certificates {
+                None => redis::Client::open(location.node_url(0)),
+                Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
+            }
+            .map_err(unusable)?;
+            Connections::Single(builder(&location).build_unchecked(NodeManager {
+                client,
+                connect_timeout: location.connect_timeout,
+                timeout: location.timeout,
+            }))
+        };
+        let store = RedisStore {
+            connections,
+            keys: Keys::new(&location.prefix),
+            location,
+            clock,
+        };
+        store.run("connect", |c| redis::cmd("PING").query::<()>(c))?;
+        Ok(store)
+    }
+
+    /// The location, without credentials (`redis://host:port/db`).
+    pub fn location(&self) -> String {
+        self.location.to_string()
+    }
+
+    /// Runs `f` on a pooled connection; errors name the location and `action`.
+    fn run<T>(
+        &self,
+        action: &str,
+        f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
+    ) -> Result<T> {
+        fn finish<C: ConnectionLike, T>(
+            store: &RedisStore,
+            action: &str,
+            conn: &mut Pooled<C>,
+            f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
+        ) -> Result<T> {
+            f(&mut conn.connection).map_err(|e| {
+                if e.kind() != redis::ErrorKind::ResponseError || e.is_io_error() {
+                    conn.broken = true;
+                }
+                store.error(action, &e)
+            })
+        }
+        match &self.connections {
+            Connections::Single(pool) => {
+                let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
+                finish(self, action, &mut conn, f)
+            }
+            Connections::Cluster(pool) => {
+                let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
+                finish(self, action, &mut conn, f)
+            }
+        }
+    }
+
+    fn unreachable(&self, err: &r2d2::Error) -> SessionError {
+        store_error(format!(
+            "Redis {}: cannot connect within {:?}: {err}",
+            self.location, self.location.connect_timeout
+        ))
+    }
+
+    fn error(&self, action: &str, err: &redis::RedisError) -> SessionError {
+        let detail = if err.is_timeout() {
+            format!("no reply within {:?} ({err})", self.location.timeout)
+        } else {
+            err.to_string()
+        };
+        store_error(format!("Redis {}: {action}: {detail}", self.location))
+    }
+
+    /// Invokes `script` with the keys and arguments `build` adds.
+    fn invoke<T: redis::FromRedisValue>(
+        &self,
+        action: &str,
+        script: &Script,
+        build: impl FnOnce(&mut ScriptInvocation<'_>),
+    ) -> Result<T> {
+        let mut inv = script.prepare_invoke();
+        build(&mut inv);
+        self.run(action, |c| inv.invoke(c))
+    }
+
+    /// Milliseconds from the manager's clock to `until` (none if past), plus the grace:
+    /// how long records meant to last until `until` keep on the server.
+    fn ttl_ms(&self, until: SystemTime) -> Result<u64> {
+        let now = self.clock.now().map_err(|e| SessionError::Clock {
+            reason: e.to_string(),
+        })?;
+        let left = until.duration_since(now).unwrap_or_default() + self.location.expiry_grace;
+        Ok(u64::try_from(left.as_millis()).unwrap_or(u64::MAX / 2) + 1)
+    }
+
+    fn record_prefix(&self, shard: u8) -> String {
+        format!("{}s:", self.keys.base(shard))
+    }
+
+    /// The operations that insert `session` (claims first, then the session).
+    fn insert_ops(&self, session: &Session) -> Result<Vec<Op>> {
+        let token_hash = TokenHash::from_hex(&session.token_hash)
+            .ok_or_else(|| store_error("token_hash is not 64 hex digits"))?
+            .to_hex();
+        let previous = session
+            .previous_token_hash
+            .as_deref()
+            .map(|h| {
+                TokenHash::from_hex(h)
+                    .map(TokenHash::to_hex)
+                    .ok_or_else(|| store_error("previous_token_hash is not 64 hex digits"))
+            })
+            .transpose()?;
+        let shard = shard_of_user(&session.user_id);
+        let alias_ttl = self.ttl_ms(session.absolute_expires_at)?;
+        let mut ops = Vec::new();
+        let mut guards = Vec::new();
+        let id_home = shard_of_id(&session.id);
+        if id_home == shard {
+            guards.push((self.keys.id_alias(shard, &session.id), "id"));
+        } else {
+            ops.push(Op::Claim(ClaimOp {
+                shard: id_home,
+                what: "id",
+                mode: "strict",
+                alias: self.keys.id_alias(id_home, &session.id),
+                home: self.keys.session(id_home, &session.id),
+                value: label(shard).to_owned(),
+                ttl_ms: alias_ttl,
+            }));
+        }
+        for hash in std::iter::once(&token_hash).chain(previous.as_ref()) {
+            if let Some(claim) = self.hash_claim(hash, shard, "strict", alias_ttl) {
+                ops.push(claim);
+            } else {
+                guards.push((self.keys.hash_alias(shard, hash), "hash"));
+            }
+        }
+        ops.push(Op::Session(SessionOp {
+            shard,
+            id: session.id.clone(),
+            created_us: micros(session.created_at),
+            expires_us: micros(session.expires_at),
+            ttl_ms: self.ttl_ms(session.expires_at)?,
+            fields: encode(session, &token_hash, previous.as_deref())?,
+            record: self.keys.session(shard, &session.id),
+            user: self.keys.user(&session.user_id),
+            expiry: self.keys.expiry(shard),
+            token: self.keys.token(shard, &token_hash),
+            previous: previous.as_ref().map(|p| self.keys.token(shard, p)),
+            guards,
+        }));
+        Ok(ops)
+    }
+
+    /// The alias claim a token hash needs when its home is not `shard`.
+    fn hash_claim(&self, hash: &str, shard: u8, mode: &'static str, ttl_ms: u64) -> Option<Op> {
+        let home = shard_of_hash(hash);
+        (home != shard).then(|| {
+            Op::Claim(ClaimOp {
+                shard: home,
+                what: "hash",
+                mode,
+                alias: self.keys.hash_alias(home, hash),
+                home: self.keys.token(home, hash),
+                value: label(shard).to_owned(),
+                ttl_ms,
+            })
+        })
+    }
+
+    /// Runs `ops` as one script (all or nothing) on a standalone server; on a cluster,
+    /// one script per shard, rolling back the shards already written if one fails.
+    fn run_batch(&self, ops: &[Op]) -> Result<()> {
+        let groups: Vec<Vec<&Op>> = match self.connections {
+            Connections::Single(_) => vec![ops.iter().collect()],
+            Connections::Cluster(_) => {
+                let mut order: Vec<u8> = Vec::new();
+                let mut by_shard: HashMap<u8, Vec<&Op>> = HashMap::new();
+                for op in ops {
+                    by_shard
+                        .entry(op.shard())
+                        .or_insert_with(|| {
+                            order.push(op.shard());
+                            Vec::new()
+                        })
+                        .push(op);
+                }
+                order
+                    .into_iter()
+                    .filter_map(|s| by_shard.remove(&s))
+                    .collect()
+            }
+        };
+        for (done, group) in groups.iter().enumerate() {
+            let reply: Vec<String> = self.invoke("insert", &scripts::BATCH, |inv| {
+                inv.arg(group.len());
+                for op in group {
+                    op.push(inv);
+                }
+            })?;
+            if reply.first().map(String::as_str) == Some("DUP") {
+                let failed = reply
+                    .get(2)
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| group.get(i.wrapping_sub(1)));
+                for written in &groups[..done] {
+                    self.undo(written);
+                }
+                return Err(duplicate(reply.get(1).map(String::as_str), failed));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes what a batch group wrote (best effort: logged on failure).
+    fn undo(&self, ops: &[&Op]) {
+        for op in ops {
+            let outcome = match op {
+                Op::Claim(c) => self.run("roll back", |conn| {
+                    redis::cmd("DEL").arg(&c.alias).query::<()>(conn)
+                }),
+                Op::Session(s) => self
+                    .invoke::<Value>("roll back", &scripts::UNDO, |inv| {
+                        inv.key(&s.record).key(&s.user).key(&s.expiry).key(&s.token);
+                        if let Some(p) = &s.previous {
+                            inv.key(p);
+                        }
+                        inv.arg(&s.id);
+                    })
+                    .map(drop),
+            };
+            if let Err(e) = outcome {
+                log::warn!("rolling back a failed import: {e}");
+            }
+        }
+    }
+
+    /// Looks `token_hash` up in `shard`.
+    fn lookup_in(&self, shard: u8, token_hash: &str) -> Result<Lookup> {
+        let reply: Vec<String> = self.invoke("find by token hash", &scripts::LOOKUP, |inv| {
+            inv.key(self.keys.token(shard, token_hash))
+                .key(self.keys.hash_alias(shard, token_hash))
+                .arg(token_hash)
+                .arg(self.record_prefix(shard));
+        })?;
+        Ok(lookup_reply(reply))
+    }
+
+    /// Reads `session_id` in `shard`.
+    fn get_in(&self, shard: u8, session_id: &str) -> Result<Lookup> {
+        let reply: Vec<String> = self.invoke("get", &scripts::GET, |inv| {
+            inv.key(self.keys.session(shard, session_id))
+                .key(self.keys.id_alias(shard, session_id));
+        })?;
+        Ok(lookup_reply(reply))
+    }
+
+    /// A record read back, or a `Store` error naming a damaged one.
+    fn session_of(&self, fields: Vec<String>) -> Result<Session> {
+        decode(fields).map_err(|d| {
+            store_error(format!(
+                "Redis {}: session {}: {}",
+                self.location, d.id, d.reason
+            ))
+        })
+    }
+
+    /// Records read back: healthy sessions, and the damaged ones (logged).
+    fn scan(&self, action: &str, records: Vec<Vec<String>>) -> SessionScan {
+        let mut scan = SessionScan {
+            sessions: Vec::with_capacity(records.len()),
+            damaged: Vec::new(),
+        };
+        for fields in records {
+            match decode(fields) {
+                Ok(s) => scan.sessions.push(s),
+                Err(d) => {
+                    log::warn!(
+                        "Redis {}: {action}: skipped damaged session {}: {}",
+                        self.location,
+                        d.id,
+                        d.reason
+                    );
+                    scan.damaged.push(d);
+                }
+            }
+        }
+        scan
+    }
+
+    /// Runs a script over every shard's expiry index: in one call on a standalone
+    /// server, one call per shard on a cluster.
+    fn over_shards<T: redis::FromRedisValue>(
+        &self,
+        action: &str,
+        script: &Script,
+        args: &[String],
+    ) -> Result<Vec<T>> {
+        let shards: Vec<u8> = (0..SHARDS).map(|s| s as u8).collect();
+        let groups: Vec<&[u8]> = match self.connections {
+            Connections::Single(_) => vec![&shards[..]],
+            Connections::Cluster(_) => shards.chunks(1).collect(),
+        };
+        groups
+            .into_iter()
+            .map(|group| {
+                self.invoke(action, script, |inv| {
+                    for &shard in group {
+                        inv.key(self.keys.expiry(shard));
+                    }
+                    for a in args {
+                        inv.arg(a);
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
+fn lookup_reply(mut reply: Vec<String>) -> Lookup {
+    match reply.first().map(String::as_str) {
+        Some("S") => {
+            reply.remove(0);
+            Lookup::Found(reply)
+        }
+        Some("A") => reply
+            .get(1)
+            .and_then(|l| shard_of_label(l))
+            .map_or(Lookup::Missing, Lookup::Alias),
+        _ => Lookup::Missing,
+    }
+}
+
+fn duplicate(what: Option<&str>, op: Option<&&Op>) -> SessionError {
+    match (what, op) {
+        (Some("id"), Some(Op::Session(s))) => store_error(format!("duplicate session id {}", s.id)),
+        (Some("id"), _) => store_error("duplicate session id"),
+        _ => store_error("duplicate token hash"),
+    }
+}
+
+/// A session's record fields (name, value, ...), without its token.
+fn encode(session: &Session, token_hash: &str, previous: Option<&str>) -> Result<Vec<String>> {
+    let mut f: Vec<String> = Vec::with_capacity(32);
+    let mut put = |name: &str, value: String| {
+        f.push(name.to_owned());
+        f.push(value);
+    };
+    put("id", session.id.clone());
+    put("u", session.user_id.clone());
+    put("th", token_hash.to_owned());
+    if let Some(p) = previous {
+        put("ph", p.to_owned());
+    }
+    put("c", micros(session.created_at).to_string());
+    put("e", micros(session.expires_at).to_string());
+    put("a", micros(session.absolute_expires_at).to_string());
+    put(
+        "l",
+        i64::try_from(session.lifetime.as_micros())
+            .unwrap_or(i64::MAX)
+            .to_string(),
+    );
+    if let Some(r) = session.revoked_at {
+        put("r", micros(r).to_string());
+    }
+    if let Some(s) = session.sliding_expiration {
+        put("sl", if s { "1" } else { "0" }.to_owned());
+    }
+    if let Some(ua) = &session.bound_user_agent {
+        put("ua", ua.clone());
+    }
+    if let Some(m) = &session.metadata {
+        let json = serde_json::to_string(m)
+            .map_err(|e| store_error(format!("cannot encode metadata: {e}")))?;
+        put("m", json);
+    }
+    put("v", session.version.to_string());
+    if let Some(r) = session.rotated_at {
+        put("ra", micros(r).to_string());
+    }
+    if let Some(k) = &session.rotation_key {
+        put("rk", k.clone());
+    }
+    Ok(f)
+}
+
+/// A session from its record fields, or what is wrong with them.
+fn decode(fields: Vec<String>) -> std::result::Result<Session, DamagedSession> {
+    let mut map: HashMap<String, String> = HashMap::with_capacity(fields.len() / 2);
+    let mut it = fields.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        map.insert(k, v);
+    }
+    let id = map.remove("id").unwrap_or_default();
+    let corrupt = |what: &str| DamagedSession {
+        id: id.clone(),
+        reason: format!("corrupt {what}"),
+    };
+    let int = |name: &str, what: &str| -> std::result::Result<Option<i64>, DamagedSession> {
+        map.get(name)
+            .map(|v| v.parse::<i64>().map_err(|_| corrupt(what)))
+            .transpose()
+    };
+    let required = |v: Option<i64>, what: &str| v.ok_or_else(|| corrupt(what));
+    let hash = |name: &str, what: &str| -> std::result::Result<Option<String>, DamagedSession> {
+        map.get(name)
+            .map(|v| {
+                TokenHash::from_hex(v)
+                    .map(TokenHash::to_hex)
+                    .ok_or_else(|| corrupt(what))
+            })
+            .transpose()
+    };
+    let created = required(int("c", "creation time")?, "creation time")?;
+    let expires = required(int("e", "expiry")?, "expiry")?;
+    let absolute = required(int("a", "absolute expiry")?, "absolute expiry")?;
+    let lifetime = required(int("l", "lifetime")?, "lifetime")?;
+    let version = required(int("v", "version")?, "version")?;
+    let revoked = int("r", "revocation time")?;
+    let rotated = int("ra", "rotation time")?;
+    let token_hash = hash("th", "token hash")?.ok_or_else(|| corrupt("token hash"))?;
+    let previous_token_hash = hash("ph", "previous token hash")?;
+    let sliding_expiration = match map.get("sl").map(String::as_str) {
+        None => None,
+        Some("1") => Some(true),
+        Some("0") => Some(false),
+        Some(_) => return Err(corrupt("sliding flag")),
+    };
+    let metadata = map
+        .get("m")
+        .map(|json| {
+            serde_json::from_str::<HashMap<String, String>>(json).map_err(|_| corrupt("metadata"))
+        })
+        .transpose()?;
+    let user_id = map.remove("u").ok_or_else(|| corrupt("user id"))?;
+    if id.is_empty() {
+        return Err(corrupt("id"));
+    }
+    Ok(Session {
+        token: String::new(),
+        token_hash,
+        user_id,
+        created_at: from_micros(created),
+        expires_at: from_micros(expires),
+        absolute_expires_at: from_micros(absolute),
+        lifetime: Duration::from_micros(u64::try_from(lifetime).map_err(|_| corrupt("lifetime"))?),
+        revoked_at: revoked.map(from_micros),
+        sliding_expiration,
+        bound_user_agent: map.remove("ua"),
+        metadata,
+        version,
+        previous_token_hash,
+        rotated_at: rotated.map(from_micros),
+        rotation_key: map.remove("rk"),
+        id,
+    })
+}
+
+impl SessionStore for RedisStore {
+    fn insert(&self, session: Session) -> Result<()> {
+        self.run_batch(&self.insert_ops(&session)?)
+    }
+
+    fn insert_all(&self, sessions: Vec<Session>) -> Result<()> {
+        let mut ids = std::collections::HashSet::new();
+        let mut hashes = std::collections::HashSet::new();
+        for s in &sessions {
+            if !ids.insert(s.id.as_str()) {
+                return Err(store_error(format!("duplicate session id {}", s.id)));
+            }
+            for h in std::iter::once(&s.token_hash).chain(s.previous_token_hash.as_ref()) {
+                if !hashes.insert(h.to_ascii_lowercase()) {
+                    return Err(store_error("duplicate token hash"));
+                }
+            }
+        }
+        let mut ops = Vec::new();
+        for s in &sessions {
+            ops.extend(self.insert_ops(s)?);
+        }
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.run_batch(&ops)
+    }
+
+    fn insert_limited(
+        &self,
+        session: Session,
+        max_active: i32,
+        now: SystemTime,
+        revoke_oldest: bool,
+    ) -> Result<Vec<String>> {
+        let mut ops = self.insert_ops(&session)?;
+        let Some(Op::Session(op)) = ops.pop() else {
+            return Err(store_error("internal: no session operation"));
+        };
+        // Aliases for an id or hash whose home is another shard (rare: imported
+        // forms), claimed first and released if the insert does not happen.
+        if !ops.is_empty() {
+            self.run_batch(&ops)?;
+        }
+        let shard = op.shard;
+        let last = Op::Session(op);
+        let reply: Vec<String> = self.invoke(
+            "insert within the user's limit",
+            &scripts::INSERT_LIMITED,
+            |inv| {
+                inv.arg(max_active)
+                    .arg(micros(now))
+                    .arg(if revoke_oldest { "1" } else { "0" })
+                    .arg(self.record_prefix(shard));
+                last.push(inv);
+            },
+        )?;
+        match reply.first().map(String::as_str) {
+            Some("OK") => Ok(reply.into_iter().skip(1).collect()),
+            outcome => {
+                self.undo(&ops.iter().collect::<Vec<_>>());
+                Err(match outcome {
+                    Some("LIMIT") => SessionError::SessionLimitReached { limit: max_active },
+                    _ => duplicate(reply.get(1).map(String::as_str), Some(&&last)),
+                })
+            }
+        }
+    }
+
+    fn get(&self, session_id: String) -> Result<Option<Session>> {
+        let home = shard_of_id(&session_id);
+        let found = match self.get_in(home, &session_id)? {
+            Lookup::Alias(shard) if shard != home => self.get_in(shard, &session_id)?,
+            other => other,
+        };
+        match found {
+            Lookup::Found(fields) => self.session_of(fields).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn find_by_token_hash(&self, token_hash: String) -> Result<Option<Session>> {
+        let Some(hash) = TokenHash::from_hex(&token_hash) else {
+            return Ok(None);
+        };
+        let hex = hash.to_hex();
+        let home = shard_of_hash(&hex);
+        let found = match self.lookup_in(home, &hex)? {
+            Lookup::Alias(shard) if shard != home => self.lookup_in(shard, &hex)?,
+            other => other,
+        };
+        match found {
+            Lookup::Found(fields) => self.session_of(fields).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn compare_and_swap(
+        &self,
+        expected_token_hash: String,
+        expected_version: i64,
+        session: Session,
+    ) -> Result<bool> {
+        let Some(expected) = TokenHash::from_hex(&expected_token_hash) else {
+            return Ok(false);
+        };
+        let expected = expected.to_hex();
+        let mut ops = self.insert_ops(&session)?;
+        let Some(Op::Session(mut op)) = ops.pop() else {
+            return Err(store_error("internal: no session operation"));
+        };
+        // The id's alias already exists (or the id is at home): not a guard here.
+        op.guards.retain(|(_, what)| *what == "hash");
+        // A new hash whose home is another shard needs its alias first (kept if the
+        // swap loses: it points to this user's shard and lookups check the record).
+        let claims: Vec<Op> = ops
+            .into_iter()
+            .filter_map(|o| match o {
+                Op::Claim(c) if c.what == "hash" => Some(Op::Claim(ClaimOp {
+                    mode: "ensure",
+                    ..c
+                })),
+                _ => None,
+            })
+            .collect();
+        for claim in &claims {
+            self.run_batch(std::slice::from_ref(claim))?;
+        }
+        let shard = op.shard;
+        let new_hash = TokenHash::from_hex(&session.token_hash)
+            .map(TokenHash::to_hex)
+            .unwrap_or_default();
+        let new_previous = session
+            .previous_token_hash
+            .as_deref()
+            .and_then(TokenHash::from_hex)
+            .map(TokenHash::to_hex)
+            .unwrap_or_default();
+        let last = Op::Session(op);
+        let reply: Vec<String> = self.invoke("compare and swap", &scripts::CAS, |inv| {
+            inv.key(self.keys.token(shard, &expected))
+                .arg(&expected)
+                .arg(expected_version)
+                .arg(&session.user_id)
+                .arg(&new_hash)
+                .arg(&new_previous);
+            last.push(inv);
+        })?;
+        match reply.first().map(String::as_str) {
+            Some("OK") => Ok(true),
+            Some("STALE") => Ok(false),
+            Some("USER") => Err(store_error(format!(
+                "session {}: a compare-and-swap cannot change the user",
+                session.id
+            ))),
+            _ => Err(duplicate(reply.get(1).map(String::as_str), Some(&&last))),
+        }
+    }
+
+    fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
+        let shard = shard_of_user(&user_id);
+        let records: Vec<Vec<String>> = self.invoke("list for user", &scripts::LIST, |inv| {
+            inv.key(self.keys.user(&user_id))
+                .arg(self.record_prefix(shard));
+        })?;
+        Ok(self.scan("list for user", records).sessions)
+    }
+
+    fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>> {
+        let shard = shard_of_user(&user_id);
+        self.invoke("revoke all for user", &scripts::REVOKE_ALL, |inv| {
+            inv.key(self.keys.user(&user_id))
+                .arg(self.record_prefix(shard))
+                .arg(micros(at));
+        })
+    }
+
+    fn purge_expired(&self, now: SystemTime) -> Result<i64> {
+        let args = [micros(now).to_string(), PURGE_BATCH.to_string()];
+        let mut total = 0i64;
+        loop {
+            let replies: Vec<(i64, i64)> =
+                self.over_shards("purge expired", &scripts::PURGE, &args)?;
+            total += replies.iter().map(|r| r.0).sum::<i64>();
+            if replies.iter().all(|r| r.1 == 0) {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn count(&self) -> Result<i64> {
+        let now = self.clock.now().map_err(|e| SessionError::Clock {
+            reason: e.to_string(),
+        })?;
+        let counts: Vec<i64> =
+            self.over_shards("count", &scripts::COUNT, &[micros(now).to_string()])?;
+        Ok(counts.into_iter().sum())
+    }
+
+    fn all_sessions(&self) -> Result<SessionScan> {
+        let records: Vec<Vec<Vec<String>>> = self.over_shards("list all", &scripts::ALL, &[])?;
+        let mut scan = self.scan("list all", records.into_iter().flatten().collect());
+        scan.sessions
+            .sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(scan)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+
+    fn sample() -> Session {
+        Session {
+            id: "id-1".into(),
+            user_id: "alice".into(),
+            token: String::new(),
+            token_hash: "ab".repeat(32),
+            created_at: from_micros(1_700_000_000_000_001),
+            expires_at: from_micros(1_700_000_100_000_000),
+            absolute_expires_at: from_micros(1_700_000_200_000_000),
+            lifetime: Duration::from_micros(99_999_999),
+            revoked_at: Some(from_micros(1_700_000_000_500_000)),
+            sliding_expiration: Some(true),
+            bound_user_agent: Some("UA/1".into()),
+            metadata: Some(HashMap::from([("k".to_owned(), "v".to_owned())])),
+            version: 7,
+            previous_token_hash: Some("cd".repeat(32)),
+            rotated_at: Some(from_micros(1_700_000_000_400_000)),
+            rotation_key: Some("00".repeat(32)),
+        }
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let s = sample();
+        let fields = encode(&s, &s.token_hash, s.previous_token_hash.as_deref()).unwrap();
+        assert_eq!(decode(fields).unwrap(), s);
+        let mut bare = s.clone();
+        bare.previous_token_hash = None;
+        bare.revoked_at = None;
+        bare.metadata = None;
+        bare.sliding_expiration = None;
+        bare.bound_user_agent = None;
+        bare.rotated_at = None;
+        bare.rotation_key = None;
+        let fields = encode(&bare, &bare.token_hash, None).unwrap();
+        assert_eq!(decode(fields).unwrap(), bare);
+    }
+
+    #[test]
+    fn damaged_records_are_named() {
+        let s = sample();
+        let mut fields = encode(&s, &s.token_hash, None).unwrap();
+        let m = fields.iter().position(|f| f == "m").unwrap();
+        fields[m + 1] = "not json".into();
+        let d = decode(fields).unwrap_err();
+        assert_eq!(
+            (d.id.as_str(), d.reason.as_str()),
+            ("id-1", "corrupt metadata")
+        );
+        let d = decode(vec!["id".into(), "x".into()]).unwrap_err();
+        assert_eq!(d.id, "x");
+    }
+
+    #[test]
+    fn unreachable_server_is_a_store_error_within_the_timeout() {
+        // Port 1 on loopback: nothing listens there.
+        let started = std::time::Instant::now();
+        let err = RedisStore::open(
+            "redis://:hunter2@127.0.0.1:1/0?connect_timeout_ms=300",
+            Arc::new(SystemClock),
+        )
+        .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let text = err.to_string();
+        assert!(matches!(err, SessionError::Store { .. }), "{text}");
+        assert!(text.contains("127.0.0.1:1"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+}

@@ -1,0 +1,643 @@
+//! The Redis store on real servers: concurrency (8 threads and 4 processes), faults
+//! (a crash with AOF, an unreachable or frozen server, a flushed script cache), the
+//! spread of sessions over a cluster's masters, and round trips per validate.
+//!
+//! The shared servers come from `scripts/redis-servers.sh` (as `make test` runs it);
+//! fault tests start private servers of their own.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::redis_env::{self, PrivateServer};
+use common::TestClock;
+use sessions::{
+    Clock, CreateSessionOptions, RedisStore, SessionConfig, SessionError, SessionManager,
+    SessionStore, SystemClock, ValidationError,
+};
+
+const USERS: usize = 5;
+const ITERATIONS: usize = 60;
+
+/// Sessions of `lifetime`, with a rotation grace as long (so concurrent refreshes
+/// converge on one token).
+fn config(lifetime: Duration) -> SessionConfig {
+    SessionConfig {
+        default_expires_in: Some(lifetime),
+        rotation_grace: Some(lifetime),
+        ..SessionConfig::default()
+    }
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn open(location: &str, clock: Arc<dyn Clock>) -> Arc<SessionManager> {
+    open_with(location, clock, DAY)
+}
+
+fn open_with(location: &str, clock: Arc<dyn Clock>, lifetime: Duration) -> Arc<SessionManager> {
+    SessionManager::open(location.to_owned(), config(lifetime), Some(clock)).expect("open Redis")
+}
+
+/// What one worker learned: every session it created, with the last expiry it saw.
+struct Created {
+    id: String,
+    user: String,
+    expires_at: SystemTime,
+}
+
+/// One worker's hammering: create, validate (sliding), refresh races between 3
+/// threads, destroy, destroy-all, purge; asserts the invariants it can see at once.
+fn work(manager: &SessionManager, users: &[String], seed: usize) -> Vec<Created> {
+    let mut created = Vec::new();
+    for i in 0..ITERATIONS {
+        let user = &users[(i + seed) % users.len()];
+        let session = manager
+            .create(CreateSessionOptions {
+                sliding_expiration: true,
+                ..CreateSessionOptions::for_user(user)
+            })
+            .expect("create");
+        let first = manager
+            .validate(session.token.clone(), None)
+            .expect("validate");
+        assert!(
+            first.valid || first.error == Some(ValidationError::SessionRevoked),
+            "a new session validates unless a destroy-all revoked it: {:?}",
+            first.error
+        );
+        // A refresh race: every winner gets the same token (one rotation written).
+        let results: Vec<Result<sessions::Session, SessionError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| manager.refresh(session.token.clone(), None)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("join"))
+                .collect()
+        });
+        let tokens: BTreeSet<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|s| s.token.clone()))
+            .collect();
+        assert!(
+            tokens.len() <= 1,
+            "concurrent refreshes gave {} tokens",
+            tokens.len()
+        );
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    matches!(e, SessionError::SessionRevoked),
+                    "a refresh fails only by a revocation here: {e:?}"
+                );
+            }
+        }
+        let current = results
+            .into_iter()
+            .find_map(Result::ok)
+            .map_or(session.token.clone(), |s| s.token);
+        let mut expires_at = session.expires_at;
+        if let Ok(v) = manager.validate(current.clone(), None) {
+            if let Some(s) = v.session {
+                expires_at = s.expires_at;
+            }
+        }
+        if i % 4 == 0 {
+            manager.destroy(session.id.clone()).expect("destroy");
+            for token in [&session.token, &current] {
+                let v = manager.validate(token.clone(), None).expect("validate");
+                assert!(!v.valid, "a destroyed session's token validated");
+            }
+        }
+        if i % 9 == 0 {
+            manager
+                .destroy_all_for_user(user.clone())
+                .expect("destroy all");
+            // Every session of this worker's user created before is revoked now.
+            for c in created.iter().filter(|c: &&Created| &c.user == user) {
+                let s = manager.get(c.id.clone()).expect("get");
+                assert!(
+                    s.is_none_or(|s| s.revoked_at.is_some()),
+                    "destroy-all left a session active"
+                );
+            }
+        }
+        if i % 10 == 0 {
+            manager.purge_expired().expect("purge");
+        }
+        created.push(Created {
+            id: session.id,
+            user: user.clone(),
+            expires_at,
+        });
+    }
+    created
+}
+
+/// The store's user index matches its sessions: each user's list is exactly that
+/// user's sessions among all of them.
+fn assert_index_matches(store: &RedisStore) {
+    let all = store.all_sessions().expect("all sessions");
+    assert!(all.damaged.is_empty());
+    let mut by_user: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for s in &all.sessions {
+        by_user
+            .entry(s.user_id.clone())
+            .or_default()
+            .insert(s.id.clone());
+    }
+    for (user, ids) in by_user {
+        let listed: BTreeSet<String> = store
+            .list_for_user(user.clone())
+            .expect("list")
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(listed, ids, "user index of {user}");
+    }
+    assert_eq!(
+        store.count().expect("count"),
+        all.sessions.len() as i64,
+        "count matches the sessions"
+    );
+}
+
+/// Runs in a child process (see `hammer`): one process's worker.
+#[test]
+#[ignore = "run by the concurrency tests as a child process"]
+fn redis_worker_process() {
+    let Ok(location) = std::env::var("SESSIONS_REDIS_WORKER_LOCATION") else {
+        return;
+    };
+    let worker: usize = std::env::var("SESSIONS_REDIS_WORKER_ID")
+        .expect("worker id")
+        .parse()
+        .expect("worker id");
+    let manager = open(&location, Arc::new(SystemClock));
+    let users: Vec<String> = (0..USERS).map(|u| format!("p-user-{u}")).collect();
+    let created = work(&manager, &users, worker);
+    for c in &created {
+        // Nothing lost: system-clock sessions live a day; nothing purges them.
+        assert!(
+            manager.get(c.id.clone()).expect("get").is_some(),
+            "lost session"
+        );
+    }
+}
+
+/// 8 threads and 4 processes on one store. The threads' clock starts at the real time
+/// and runs a thousand times faster (one-hour sessions slide and expire during the
+/// test); the processes use the system clock and one-day sessions, so neither side's
+/// purge removes the other's live sessions.
+fn hammer(url: &str) {
+    let location = redis_env::fresh_prefix(url);
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = (0..4)
+        .map(|p| {
+            Command::new(&exe)
+                .args([
+                    "--exact",
+                    "redis_worker_process",
+                    "--ignored",
+                    "--test-threads=1",
+                ])
+                .env("SESSIONS_REDIS_WORKER_LOCATION", &location)
+                .env("SESSIONS_REDIS_WORKER_ID", p.to_string())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn worker process")
+        })
+        .collect();
+    let clock = TestClock::starting_at(SystemTime::now());
+    let manager = open_with(&location, clock.clone(), common::HOUR);
+    let users: Vec<String> = (0..USERS).map(|u| format!("t-user-{u}")).collect();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let created: Vec<Created> = std::thread::scope(|s| {
+        // Time moves on (a second per millisecond), so sessions slide and expire.
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                clock.advance(Duration::from_secs(1));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let manager = &manager;
+                let users = &users;
+                s.spawn(move || work(manager, users, t))
+            })
+            .collect();
+        let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+        // Stop the clock's thread before reporting a failed worker, or the scope
+        // would wait for it forever.
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        joined
+            .into_iter()
+            .flat_map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    for mut child in children {
+        assert!(
+            child.wait().expect("worker exits").success(),
+            "a worker process failed"
+        );
+    }
+    let end = clock.at();
+    for c in &created {
+        // Gone only if purged, which only removes expired sessions: a session whose
+        // last seen expiry is after the end cannot be gone.
+        if c.expires_at > end {
+            assert!(
+                manager.get(c.id.clone()).expect("get").is_some(),
+                "lost session"
+            );
+        }
+    }
+    let store = RedisStore::open(&location, clock.clone()).expect("store");
+    assert_index_matches(&store);
+    manager.purge_expired().expect("purge");
+    assert_index_matches(&store);
+}
+
+#[test]
+fn hammer_standalone() {
+    hammer(&redis_env::standalone_url());
+}
+
+#[test]
+fn hammer_cluster() {
+    hammer(&redis_env::cluster_url());
+}
+
+#[test]
+fn rotated_out_and_revoked_tokens_never_validate() {
+    for url in [redis_env::standalone_url(), redis_env::cluster_url()] {
+        let clock = TestClock::new();
+        let manager = SessionManager::open(
+            redis_env::fresh_prefix(&url),
+            SessionConfig {
+                rotation_grace: Some(Duration::from_secs(10)),
+                ..SessionConfig::default()
+            },
+            Some(clock.clone()),
+        )
+        .expect("open");
+        let a = manager
+            .create(CreateSessionOptions::for_user("alice"))
+            .unwrap();
+        let b = manager.refresh(a.token.clone(), None).unwrap();
+        clock.advance(Duration::from_secs(11));
+        // A after the grace: token reuse, the session is revoked.
+        let v = manager.validate(a.token.clone(), None).unwrap();
+        assert_eq!(v.error, Some(ValidationError::TokenReused));
+        let v = manager.validate(b.token.clone(), None).unwrap();
+        assert_eq!(v.error, Some(ValidationError::SessionRevoked));
+        // Revocation is final: refresh cannot undo it.
+        assert!(matches!(
+            manager.refresh(b.token, None),
+            Err(SessionError::SessionRevoked)
+        ));
+    }
+}
+
+/// A crash (SIGKILL) of a server with AOF (`appendfsync always`) in the middle of
+/// revocations loses none that were acknowledged.
+#[test]
+fn acknowledged_revocations_survive_a_crash() {
+    let mut server = PrivateServer::start();
+    let location = format!("{}?timeout_ms=500&connect_timeout_ms=500", server.url());
+    let manager = open(&location, Arc::new(SystemClock));
+    let sessions: Vec<_> = (0..200)
+        .map(|i| {
+            manager
+                .create(CreateSessionOptions::for_user(format!("user-{}", i % 20)))
+                .unwrap()
+        })
+        .collect();
+    let acknowledged = parking_lot::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for session in &sessions {
+                if let Ok(true) = manager.destroy(session.id.clone()) {
+                    acknowledged.lock().push(session.token.clone());
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        server.crash_and_restart();
+    });
+    let acknowledged = acknowledged.into_inner();
+    assert!(
+        !acknowledged.is_empty(),
+        "some revocations were acknowledged"
+    );
+    // The old manager recovers (broken connections are dropped), and a new one agrees.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while manager.count().is_err() {
+        assert!(Instant::now() < deadline, "no recovery after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let fresh = open(&location, Arc::new(SystemClock));
+    for m in [&manager, &fresh] {
+        for token in &acknowledged {
+            let v = m.validate(token.clone(), None).unwrap();
+            assert_eq!(v.error, Some(ValidationError::SessionRevoked));
+        }
+    }
+    assert_eq!(fresh.count().unwrap(), 200, "no session lost");
+}
+
+/// A server that stops answering (SIGSTOP) or goes away gives a `Store` error within
+/// the configured timeout, naming it without its password; a location with nothing
+/// listening fails to open the same way.
+#[test]
+fn unreachable_or_frozen_server_is_a_timely_store_error() {
+    let port = redis_env::free_port();
+    let started = Instant::now();
+    let err = SessionManager::open(
+        format!("redis://:hunter2@127.0.0.1:{port}/0?connect_timeout_ms=300"),
+        SessionConfig::default(),
+        None,
+    )
+    .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let text = err.to_string();
+    assert!(matches!(err, SessionError::Store { .. }), "{text}");
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+
+    let mut server = PrivateServer::start();
+    let location = format!("{}?timeout_ms=300&connect_timeout_ms=300", server.url());
+    let manager = open(&location, Arc::new(SystemClock));
+    let session = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    let pid = server_pid(&server);
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let started = Instant::now();
+    let frozen = manager.validate(session.token.clone(), None);
+    let waited = started.elapsed();
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert!(
+        matches!(frozen, Err(SessionError::Store { .. })),
+        "{frozen:?}"
+    );
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    // Answers again once the server does.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match manager.validate(session.token.clone(), None) {
+            Ok(v) => {
+                assert!(v.valid);
+                break;
+            }
+            Err(_) => assert!(Instant::now() < deadline, "no recovery"),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.stop(true);
+    let started = Instant::now();
+    let gone = manager.validate(session.token, None);
+    assert!(matches!(gone, Err(SessionError::Store { .. })), "{gone:?}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+fn server_pid(server: &PrivateServer) -> String {
+    server
+        .cli(&["info", "server"])
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .expect("process_id")
+        .trim()
+        .to_owned()
+}
+
+/// After `SCRIPT FLUSH` the scripts are loaded again transparently.
+#[test]
+fn flushed_scripts_are_reloaded() {
+    let server = PrivateServer::start();
+    let manager = open(&server.url(), Arc::new(SystemClock));
+    let session = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    assert!(server.cli(&["script", "flush"]).contains("OK"));
+    assert!(manager.validate(session.token.clone(), None).unwrap().valid);
+    assert!(server.cli(&["script", "flush"]).contains("OK"));
+    assert!(manager.destroy(session.id).unwrap());
+    assert_eq!(
+        manager.validate(session.token, None).unwrap().error,
+        Some(ValidationError::SessionRevoked)
+    );
+}
+
+/// One validate is one command (one round trip), counted by the server's
+/// `INFO commandstats`, for a known and an unknown token.
+#[test]
+fn validate_is_one_round_trip() {
+    let server = PrivateServer::start();
+    let manager = open(&server.url(), Arc::new(SystemClock));
+    let sessions: Vec<_> = (0..50)
+        .map(|i| {
+            manager
+                .create(CreateSessionOptions::for_user(format!("user-{i}")))
+                .unwrap()
+        })
+        .collect();
+    // Warm: scripts loaded.
+    assert!(
+        manager
+            .validate(sessions[0].token.clone(), None)
+            .unwrap()
+            .valid
+    );
+    let before = commands(&server);
+    for s in &sessions {
+        assert!(manager.validate(s.token.clone(), None).unwrap().valid);
+    }
+    assert_eq!(commands(&server) - before, 50, "one command per validate");
+    let before = commands(&server);
+    assert!(!manager.validate("unknown".into(), None).unwrap().valid);
+    assert_eq!(
+        commands(&server) - before,
+        1,
+        "one command for an unknown token"
+    );
+}
+
+/// Commands clients sent the server (round trips): `INFO commandstats` also counts the
+/// commands scripts run inside (GET, HGETALL, ...), so only the commands this client
+/// sends on its own are summed: EVALSHA, EVAL, SCRIPT, PING, SELECT, HELLO, CLIENT.
+fn commands(server: &PrivateServer) -> i64 {
+    const SENT: [&str; 7] = [
+        "cmdstat_evalsha:",
+        "cmdstat_eval:",
+        "cmdstat_script|",
+        "cmdstat_ping:",
+        "cmdstat_select:",
+        "cmdstat_hello:",
+        "cmdstat_client|",
+    ];
+    server
+        .cli(&["info", "commandstats"])
+        .lines()
+        .filter(|l| SENT.iter().any(|p| l.starts_with(p)))
+        .filter_map(|l| {
+            l.split_once("calls=")
+                .and_then(|(_, r)| r.split(',').next())
+                .and_then(|n| n.parse::<i64>().ok())
+        })
+        .sum()
+}
+
+/// On the 3-master cluster each master holds 25% to 42% of the sessions (a property of
+/// the key layout: users spread over 256 shards evenly spaced over the slots).
+#[test]
+fn cluster_spreads_sessions_over_masters() {
+    let url = redis_env::cluster_url();
+    let location = redis_env::fresh_prefix(&url);
+    let prefix = location
+        .rsplit_once("prefix=")
+        .map(|(_, p)| p.to_owned())
+        .unwrap();
+    let manager = open(&location, Arc::new(SystemClock));
+    const SESSIONS: usize = 3000;
+    for i in 0..SESSIONS {
+        manager
+            .create(CreateSessionOptions::for_user(format!("user-{}", i % 300)))
+            .unwrap();
+    }
+    let per_master: Vec<usize> = redis_env::ports(&url)
+        .into_iter()
+        .map(|port| {
+            redis_env::cli(port, &["--scan", "--pattern", &format!("{prefix}:*:s:*")])
+                .lines()
+                .count()
+        })
+        .collect();
+    assert_eq!(per_master.iter().sum::<usize>(), SESSIONS, "{per_master:?}");
+    for n in &per_master {
+        let share = *n as f64 / SESSIONS as f64;
+        assert!((0.25..=0.42).contains(&share), "{per_master:?}");
+    }
+}
+
+/// Records collected by Redis's TTL: deadlines come from the server's time plus the
+/// time left by the manager's clock, so a manager clock far in the past never makes a
+/// live session's keys expire, and a revoked one still answers `SessionRevoked`.
+#[test]
+fn ttls_follow_the_server_time_not_the_app_clock() {
+    let server = PrivateServer::start();
+    let clock = TestClock::starting_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000));
+    let manager = SessionManager::open(
+        format!("{}?expiry_grace_s=5", server.url()),
+        SessionConfig::default(),
+        Some(clock.clone()),
+    )
+    .unwrap();
+    let session = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    manager.destroy(session.id.clone()).unwrap();
+    let key = server
+        .cli(&["--scan", "--pattern", "sessions:*:s:*"])
+        .trim()
+        .to_owned();
+    let ttl: i64 = server.cli(&["pttl", &key]).trim().parse().unwrap();
+    // 24 hours (the lifetime, by the manager's clock) plus the 5 s grace.
+    assert!(
+        ttl > 24 * 3600 * 1000 && ttl <= (24 * 3600 + 5) * 1000 + 1,
+        "{ttl}"
+    );
+    assert_eq!(
+        manager.validate(session.token, None).unwrap().error,
+        Some(ValidationError::SessionRevoked)
+    );
+}
+
+/// A TLS server (`rediss://`, rustls): refused while its certificate is not trusted
+/// (a `Store` error, never a panic), used once `tls_ca_file` trusts it.
+#[test]
+fn tls_with_a_trusted_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = redis_env::free_port();
+    let binary = std::env::var("SESSIONS_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+    let mut child = Command::new(binary)
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--requirepass",
+            "secret",
+        ])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "TLS server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let base = format!("rediss://:secret@localhost:{port}/0?connect_timeout_ms=1000");
+    let refused = SessionManager::open(base.clone(), SessionConfig::default(), None);
+    let text = format!("{:?}", refused.as_ref().map(|_| ()));
+    assert!(matches!(refused, Err(SessionError::Store { .. })), "{text}");
+    assert!(
+        text.contains(&format!("localhost:{port}")) && !text.contains("secret"),
+        "{text}"
+    );
+    let trusted = format!("{base}&tls_ca_file={}", cert.display());
+    let outcome = std::panic::catch_unwind(|| {
+        let manager = SessionManager::open(trusted, SessionConfig::default(), None).expect("TLS");
+        let s = manager
+            .create(CreateSessionOptions::for_user("alice"))
+            .unwrap();
+        assert!(manager.validate(s.token, None).unwrap().valid);
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e);
+    }
+}
