@@ -309,7 +309,9 @@ fn rotated_out_and_revoked_tokens_never_validate() {
 #[test]
 fn acknowledged_revocations_survive_a_crash() {
     let mut server = PrivateServer::start();
-    let location = format!("{}?timeout_ms=500&connect_timeout_ms=500", server.url());
+    // Generous timeouts: with `appendfsync always` on a loaded machine a write can take
+    // hundreds of ms; after the kill, calls fail at once (connection refused).
+    let location = format!("{}?timeout_ms=5000&connect_timeout_ms=2000", server.url());
     let manager = open(&location, Arc::new(SystemClock));
     let sessions: Vec<_> = (0..200)
         .map(|i| {
