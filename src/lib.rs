@@ -13,6 +13,7 @@ mod clock;
 mod durable;
 mod error;
 mod events;
+mod fast_path;
 mod interchange;
 mod manager;
 mod metadata;
@@ -20,6 +21,8 @@ mod model;
 mod rules;
 pub mod store;
 mod token;
+#[allow(unsafe_code)]
+mod unsafe_code;
 
 use std::time::SystemTime;
 
