@@ -44,7 +44,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
-use crate::error::Result;
+use crate::error::{Result, SessionError};
 use crate::manager::SessionManager;
 use crate::model::{Session, ValidationError, ValidationResult};
 
@@ -53,7 +53,8 @@ pub const UNKNOWN_HANDLE: i32 = -1;
 /// A pointer was null with a non-zero length, or the user agent is not UTF-8.
 pub const BAD_ARGUMENT: i32 = -2;
 /// `validate` failed with a `SessionError` (store or clock failure, too much
-/// contention): the host calls the regular path to get the error itself.
+/// contention): the host gets the error itself from [`take_fast_path_error`], on the
+/// same thread, through the regular (UniFFI) error conversion.
 pub const FAILED: i32 = -3;
 /// The library panicked (a bug); nothing was written.
 pub const PANICKED: i32 = -4;
@@ -110,7 +111,27 @@ pub(crate) fn validate_into(
     drop(manager);
     match result {
         Ok(result) => encode(&result, out),
-        Err(_) => FAILED,
+        Err(error) => {
+            LAST_ERROR.with(|last| *last.borrow_mut() = Some(error));
+            FAILED
+        }
+    }
+}
+
+thread_local! {
+    /// The error of this thread's last fast-path call that failed, until taken.
+    static LAST_ERROR: std::cell::RefCell<Option<SessionError>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// For the bindings' fast path: fails with the `SessionError` of this thread's last
+/// `sessions_fast_validate` call that returned the "failed" code (-3), exactly as the
+/// regular `validate` would have failed, and forgets it; succeeds when there is none.
+#[uniffi::export]
+pub fn take_fast_path_error() -> Result<()> {
+    match LAST_ERROR.with(|last| last.borrow_mut().take()) {
+        Some(error) => Err(error),
+        None => Ok(()),
     }
 }
 
@@ -245,6 +266,20 @@ impl Writer<'_> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn a_failure_is_kept_for_its_thread_until_taken() {
+        assert!(take_fast_path_error().is_ok());
+        LAST_ERROR.with(|last| *last.borrow_mut() = Some(SessionError::SessionExpired));
+        std::thread::spawn(|| assert!(take_fast_path_error().is_ok()))
+            .join()
+            .expect("thread");
+        assert!(matches!(
+            take_fast_path_error(),
+            Err(SessionError::SessionExpired)
+        ));
+        assert!(take_fast_path_error().is_ok());
+    }
 
     #[test]
     fn split_rounds_down_before_the_epoch() {

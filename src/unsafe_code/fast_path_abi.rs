@@ -211,6 +211,39 @@ mod tests {
         assert_eq!(call(u64::MAX, b"x", None, &mut out), UNKNOWN_HANDLE);
     }
 
+    /// A failing `validate` writes nothing and leaves its error for this thread.
+    #[test]
+    fn failures_leave_the_error_to_take() {
+        #[derive(Debug)]
+        struct Broken(std::sync::atomic::AtomicBool);
+        impl crate::Clock for Broken {
+            fn now(&self) -> Result<std::time::SystemTime, crate::ClockError> {
+                if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+                    Err(crate::ClockError::Failed {
+                        reason: "stopped".into(),
+                    })
+                } else {
+                    Ok(std::time::SystemTime::now())
+                }
+            }
+        }
+        let clock = Arc::new(Broken(false.into()));
+        let m = SessionManager::new(SessionConfig::default(), Some(clock.clone())).expect("m");
+        let h = m.clone().fast_path_handle();
+        let token = m.create(options("alice")).expect("create").token;
+        clock.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut out = [0xAAu8; 256];
+        assert_eq!(
+            call(h, token.as_bytes(), None, &mut out),
+            crate::fast_path::FAILED
+        );
+        assert!(out.iter().all(|&b| b == 0xAA));
+        assert!(matches!(
+            crate::fast_path::take_fast_path_error(),
+            Err(crate::SessionError::Clock { .. })
+        ));
+    }
+
     /// Threads validating while the manager goes away get results or the error code.
     #[test]
     fn concurrent_calls_and_drop() {

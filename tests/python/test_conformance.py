@@ -88,7 +88,8 @@ def test_scenarios_exist():
 
 
 class Runner:
-    def __init__(self, scenario: dict, store_kind: str):
+    def __init__(self, scenario: dict, store_kind: str, validate_path: str = "fast"):
+        self.validate_path = validate_path
         self.scenario = scenario
         self.store_kind = store_kind
         self.clock = ManualClock(parse_time(scenario["start"]))
@@ -222,7 +223,9 @@ class Runner:
         if op in ("validate", "refresh"):
             token = self.token_of(step)
             ua = step.get("user_agent")
-            fn = m.validate if op == "validate" else m.refresh
+            fn = m.refresh
+            if op == "validate":  # the per-request fast path (the default), or UniFFI's
+                fn = m.validate if self.validate_path == "fast" else m._validate_regular
             return (lambda: fn(token, ua)), token
         if op == "destroy":
             sid = self.session_id_of(step)
@@ -299,7 +302,18 @@ class Runner:
                 assert got == want, f"sessions: {sorted(got)} != {sorted(want)}"
 
 
+@pytest.mark.parametrize("validate_path", ["fast", "regular"])
 @pytest.mark.parametrize("file", FILES)
-def test_scenario(file, kind):
+def test_scenario(file, kind, validate_path, monkeypatch):
     scenario = json.loads((SCENARIOS / file).read_text(encoding="utf-8"))
-    Runner(scenario, kind).run()
+    entered = [0]
+    entry = sessions._fast._entry
+
+    def counting(*args):
+        entered[0] += 1
+        return entry(*args)
+
+    monkeypatch.setattr(sessions._fast, "_entry", counting)
+    Runner(scenario, kind, validate_path).run()
+    validates = sum(1 for step in scenario.get("steps", []) if step.get("op") == "validate")
+    assert (entered[0] >= validates) if validate_path == "fast" else entered[0] == 0

@@ -51,7 +51,7 @@ import types as _types
 import typing as _typing
 from importlib import metadata as _metadata
 
-from . import _checks, _host
+from . import _checks, _fast, _host
 from ._native import sessions as _generated
 
 try:
@@ -61,7 +61,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - not installed as a 
 
 _G = vars(_generated)
 _NAMESPACE = _generated.__name__.rsplit(".", 1)[-1]
-_MACHINERY = {"InternalError"}  # exported, but not part of the API proper
+_MACHINERY = {"InternalError", "take_fast_path_error"}  # exported, not the API proper
 _PUBLIC = [
     name
     for name in _generated.__all__
@@ -439,6 +439,7 @@ for _name, _obj in vars(_generated.SessionManager).items():
     elif _inspect.isfunction(_obj):
         _label = "SessionManager()" if _name == "__init__" else f"SessionManager.{_name}()"
         setattr(SessionManager, _name, _checked(_obj, _label, relay=True))
+_fast.install(SessionManager, (_generated.Clock, _generated.SessionStore))  # validate's per-request fast path
 
 _exports: dict[str, object] = {}
 for _name in _PUBLIC:

@@ -353,6 +353,14 @@ class SessionManager:
         records were left out because they are damaged (a damaged record never hides
         the healthy ones).
         """
+    def fast_path_handle(self) -> int:
+        """This manager's handle for the bindings' per-request fast path: a number naming
+        this very manager to the C entry point `sessions_fast_validate` (declared in the
+        Swift package's C header; the Python and Kotlin layers call it directly), which
+        runs `validate` without UniFFI's per-call conversions. The same number on every
+        call; it never names another manager, and it stops working (an error code, never
+        a crash) once this manager is dropped. The bindings use it for you.
+        """
     def get(self, session_id: str) -> Session | None:
         """The stored session with this id (its `token` is empty), or `None`."""
     def import_json(self, json: str) -> int:
