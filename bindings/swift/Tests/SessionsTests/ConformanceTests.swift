@@ -13,7 +13,19 @@ import Sessions
 /// Fewer scenarios than this means files went missing.
 private let minScenarios = 30
 
+/// Whether the scenarios' `validate` steps go through `validateFast` (the per-request
+/// fast path; every store below) or the generated `validate` (one run, below).
+nonisolated(unsafe) private var validateThroughFastPath = true
+
 final class ConformanceTests: XCTestCase {
+    func testScenariosOnMemoryStoreThroughTheRegularValidate() throws {
+        validateThroughFastPath = false
+        defer { validateThroughFastPath = true }
+        try runAll(storeName: "memory, regular validate") { config, clock in
+            try SessionManager(config: config, clock: clock)
+        }
+    }
+
     func testScenariosOnMemoryStore() throws {
         try runAll(storeName: "memory") { config, clock in
             try SessionManager(config: config, clock: clock)
@@ -345,7 +357,9 @@ private final class Runner {
         let token = try presentedToken(step)
         let userAgent = try optStr(step, "user_agent")
         guard let result = try outcome(expect, diffs, {
-            try self.manager.validate(token: token, userAgent: userAgent)
+            validateThroughFastPath
+                ? try self.manager.validateFast(token: token, userAgent: userAgent)
+                : try self.manager.validate(token: token, userAgent: userAgent)
         }) else { return }
         if let valid = try optBool(expect, "valid") {
             diffs.eq("valid", valid, result.valid)
