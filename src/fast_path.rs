@@ -26,13 +26,13 @@
 //! |---|---|---|
 //! | 0 | u8 | status: 0 valid; otherwise the `ValidationError` (1 `InvalidToken`, 2 `SessionExpired`, 3 `SessionRevoked`, 4 `UserAgentMismatch`, 5 `TokenReused`) and the result is this one byte |
 //! | 1 | u8 | presence flags: 1 metadata, 2 revoked_at, 4 sliding_expiration, 8 its value, 16 bound_user_agent, 32 previous_token_hash, 64 rotated_at, 128 rotation_key |
-//! | 2 | u16 | text flags: 1 when every string below is ASCII (byte offsets are character offsets) |
+//! | 2 | u16 | text flags: 1 when every string below is ASCII with no NUL (so the whole string area, read as ASCII, splits at NUL into the strings) |
 //! | 4 | u32 | number of metadata entries |
 //! | 8 | i64 | version |
 //! | 16 | 5 × (i64, u32) | created_at, expires_at, absolute_expires_at, revoked_at, rotated_at: whole seconds since the Unix epoch (rounded down) and nanoseconds 0..1e9; zero when absent |
 //! | 76 | (u64, u32) | lifetime: seconds and nanoseconds |
 //! | 88 | n × u32 | byte length of each string, in the order below |
-//! | 88 + 4n | bytes | the strings' UTF-8, concatenated in the same order |
+//! | 88 + 4n | bytes | each string's UTF-8 followed by one NUL byte, in the same order |
 //!
 //! Strings, in order: id, user_id, token, token_hash, then bound_user_agent,
 //! previous_token_hash and rotation_key when their flag is set, then each metadata key
@@ -159,7 +159,7 @@ pub(crate) fn encode(result: &ValidationResult, out: &mut [u8]) -> i32 {
         }
     };
     let strings = strings(session);
-    let len = HEADER_LEN + strings.iter().map(|s| 4 + s.len()).sum::<usize>();
+    let len = HEADER_LEN + strings.iter().map(|s| 5 + s.len()).sum::<usize>();
     let Ok(len_i32) = i32::try_from(len) else {
         return TOO_LARGE;
     };
@@ -176,7 +176,8 @@ pub(crate) fn encode(result: &ValidationResult, out: &mut [u8]) -> i32 {
         | u8::from(session.rotated_at.is_some()) << 6
         | u8::from(session.rotation_key.is_some()) << 7;
     w.put(&[0, flags]);
-    w.put(&u16::from(strings.iter().all(|s| s.is_ascii())).to_le_bytes());
+    let plain = strings.iter().all(|s| s.is_ascii() && !s.contains('\0'));
+    w.put(&u16::from(plain).to_le_bytes());
     let entries = session.metadata.as_ref().map_or(0, HashMap::len);
     w.put(&u32::try_from(entries).unwrap_or(u32::MAX).to_le_bytes());
     w.put(&session.version.to_le_bytes());
@@ -199,6 +200,7 @@ pub(crate) fn encode(result: &ValidationResult, out: &mut [u8]) -> i32 {
     }
     for s in &strings {
         w.put(s.as_bytes());
+        w.put(&[0]);
     }
     debug_assert_eq!(w.at, len);
     len_i32
@@ -279,6 +281,29 @@ mod tests {
             Err(SessionError::SessionExpired)
         ));
         assert!(take_fast_path_error().is_ok());
+    }
+
+    #[test]
+    fn strings_end_in_nul_and_the_plain_flag_excludes_nul() {
+        let manager = SessionManager::new(crate::SessionConfig::default(), None).expect("m");
+        for (user, plain) in [("alice", 1u8), ("a\0b", 0), ("usér", 0)] {
+            let s = manager
+                .create(crate::CreateSessionOptions::for_user(user))
+                .expect("create");
+            let result = manager.validate(s.token, None).expect("validate");
+            let mut out = vec![0u8; 1024];
+            let len = encode(&result, &mut out) as usize;
+            assert_eq!(out[2], plain, "{user:?}");
+            assert_eq!(out[len - 1], 0);
+            let second = u32::from_le_bytes(out[92..96].try_into().expect("4 bytes")) as usize;
+            let first = u32::from_le_bytes(out[88..92].try_into().expect("4 bytes")) as usize;
+            let area = HEADER_LEN + 4 * 4; // no metadata, no optional strings
+            assert_eq!(out[area + first], 0);
+            assert_eq!(
+                &out[area + first + 1..area + first + 1 + second],
+                user.as_bytes()
+            );
+        }
     }
 
     #[test]

@@ -112,6 +112,11 @@ def test_large_and_non_ascii_results_grow_the_buffer(clock):
     s = m.create(options(user_id="usér", metadata=metadata))
     fast, regular = both(m, s.token)
     assert fast == regular and fast.session.metadata == metadata and fast.session.user_id == "usér"
+    # ASCII with a NUL inside a string, and several entries.
+    nul = m.create(options(user_id="a\0b", metadata={"k\0": "\0", "x": "", "": "y"}))
+    fast, regular = both(m, nul.token)
+    assert fast == regular and fast.session.metadata == {"k\0": "\0", "x": "", "": "y"}
+    assert fast.session.user_id == "a\0b"
 
 
 def test_store_and_clock_errors_are_the_regular_errors(kind):

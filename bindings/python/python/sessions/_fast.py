@@ -76,31 +76,15 @@ def _buffer(size: int) -> tuple[int, int, memoryview]:
     return state[:3]
 
 
-# Converted timestamps and durations by their exact (seconds, nanoseconds): values, not
-# validity (datetime and timedelta are immutable), so a session's unchanged fields cost
-# a lookup instead of two allocations. Bounded: emptied when it reaches _CACHE_LIMIT.
-_times: dict[tuple[int, int], datetime.datetime] = {}
-_durations: dict[tuple[int, int], datetime.timedelta] = {}
-_CACHE_LIMIT = 1 << 16
-
-
 def _time(key: tuple[int, int]) -> datetime.datetime:
     """A timestamp as UniFFI's own conversion makes it (microseconds as a float, rounded
     by ``timedelta``)."""
-    value = _EPOCH + _td(0, key[0], key[1] / 1000)
-    if len(_times) >= _CACHE_LIMIT:
-        _times.clear()
-    _times[key] = value
-    return value
+    return _EPOCH + _td(0, key[0], key[1] / 1000)
 
 
 def _duration(key: tuple[int, int]) -> datetime.timedelta:
     """A duration as UniFFI's own conversion makes it."""
-    value = _td(0, key[0], key[1] / 1e3)
-    if len(_durations) >= _CACHE_LIMIT:
-        _durations.clear()
-    _durations[key] = value
-    return value
+    return _td(0, key[0], key[1] / 1e3)
 
 
 def _lengths(count: int) -> struct.Struct:
@@ -110,6 +94,29 @@ def _lengths(count: int) -> struct.Struct:
     return layout
 
 
+_HEAD = struct.Struct("<BBHIq")  # status, flags, text flags, entries, version
+_TIMES = struct.Struct("<" + "qI" * 5 + "QI")  # the five timestamps and the lifetime
+# How many of the optional strings (bits 16, 32, 128) each flags byte announces.
+_OPTIONAL_COUNT = tuple(bool(f & 16) + bool(f & 32) + bool(f & 128) for f in range(256))
+# The converted timestamps and lifetime by the exact bytes of their block: values, not
+# validity (datetime and timedelta are immutable), so a session's unchanged times cost
+# one lookup instead of ten allocations. Bounded: emptied when it reaches _CACHE_LIMIT.
+_CACHE_LIMIT = 1 << 16
+_blocks: dict[bytes, tuple[typing.Any, ...]] = {}
+
+
+def _times_of(block: bytes) -> tuple[typing.Any, ...]:
+    c_s, c_n, e_s, e_n, a_s, a_n, r_s, r_n, t_s, t_n, l_s, l_n = _TIMES.unpack(block)
+    value = (
+        _time((c_s, c_n)), _time((e_s, e_n)), _time((a_s, a_n)), _time((r_s, r_n)),
+        _time((t_s, t_n)), _duration((l_s, l_n)),
+    )
+    if len(_blocks) >= _CACHE_LIMIT:
+        _blocks.clear()
+    _blocks[block] = value
+    return value
+
+
 def _decode(view: memoryview, size: int) -> object:
     """The ``ValidationResult`` in ``view[:size]`` (layout in ``src/fast_path.rs``)."""
     status = view[0]
@@ -117,59 +124,53 @@ def _decode(view: memoryview, size: int) -> object:
     if status:
         result.__dict__ = {"valid": False, "session": None, "error": _ERRORS[status]}
         return result
-    (_, flags, ascii_only, entries, version, c_s, c_n, e_s, e_n, a_s, a_n, r_s, r_n, t_s, t_n,
-     l_s, l_n) = _HEADER.unpack_from(view)
-    count = 4 + 2 * entries
-    for bit in _OPTIONAL_STRINGS:
-        if flags & bit:
-            count += 1
-    lengths = _lengths(count).unpack_from(view, _HEADER_LEN)
+    _, flags, ascii_only, entries, version = _HEAD.unpack_from(view)
+    block = bytes(view[16:_HEADER_LEN])
+    times = _blocks.get(block) or _times_of(block)
+    count = 4 + 2 * entries + _OPTIONAL_COUNT[flags]
     at = _HEADER_LEN + 4 * count
-    strings = []
-    if ascii_only:
-        text = str(view[at:size], "ascii")
-        at = 0
-        for n in lengths:
-            strings.append(text[at : at + n])
-            at += n
+    if ascii_only:  # ASCII without NUL: the area splits at the NUL after each string
+        strings = str(view[at : size - 1], "ascii").split("\0")
     else:
-        for n in lengths:
+        strings = []
+        for n in _lengths(count).unpack_from(view, _HEADER_LEN):
             strings.append(str(view[at : at + n], "utf-8"))
-            at += n
+            at += n + 1
     i = 4
     bound = previous = key = None
-    if flags & 16:
-        bound = strings[i]
-        i += 1
-    if flags & 32:
-        previous = strings[i]
-        i += 1
-    if flags & 128:
-        key = strings[i]
-        i += 1
+    if flags & 176:  # any optional string
+        if flags & 16:
+            bound = strings[i]
+            i += 1
+        if flags & 32:
+            previous = strings[i]
+            i += 1
+        if flags & 128:
+            key = strings[i]
+            i += 1
     metadata = None
     if flags & 1:
-        metadata = {}
-        for j in range(i, i + 2 * entries, 2):
-            metadata[strings[j]] = strings[j + 1]
-    times = _times
+        if entries == 1:
+            metadata = {strings[i]: strings[i + 1]}
+        else:
+            metadata = dict(zip(strings[i::2], strings[i + 1 :: 2]))
     session = _new(_Session)
     session.__dict__ = {
         "id": strings[0],
         "user_id": strings[1],
         "token": strings[2],
         "token_hash": strings[3],
-        "created_at": times.get((c_s, c_n)) or _time((c_s, c_n)),
-        "expires_at": times.get((e_s, e_n)) or _time((e_s, e_n)),
+        "created_at": times[0],
+        "expires_at": times[1],
         "metadata": metadata,
-        "revoked_at": (times.get((r_s, r_n)) or _time((r_s, r_n))) if flags & 2 else None,
+        "revoked_at": times[3] if flags & 2 else None,
         "sliding_expiration": bool(flags & 8) if flags & 4 else None,
         "bound_user_agent": bound,
-        "lifetime": _durations.get((l_s, l_n)) or _duration((l_s, l_n)),
-        "absolute_expires_at": times.get((a_s, a_n)) or _time((a_s, a_n)),
+        "lifetime": times[5],
+        "absolute_expires_at": times[2],
         "version": version,
         "previous_token_hash": previous,
-        "rotated_at": (times.get((t_s, t_n)) or _time((t_s, t_n))) if flags & 64 else None,
+        "rotated_at": times[4] if flags & 64 else None,
         "rotation_key": key,
     }
     result.__dict__ = {"valid": True, "session": session, "error": None}

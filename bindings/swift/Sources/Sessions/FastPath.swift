@@ -128,7 +128,7 @@ enum FastPath {
         for i in 0..<count {
             let n = u32(headerLength + 4 * i)
             strings.append(String(decoding: UnsafeRawBufferPointer(rebasing: b[at..<(at + n)]), as: UTF8.self))
-            at += n
+            at += n + 1  // and the NUL after it
         }
         var i = 4
         func next(_ bit: UInt8) -> String? {
