@@ -49,7 +49,8 @@ def fmt(hint: typing.Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " | ".join(fmt(a) for a in typing.get_args(hint))
     if origin is not None:
-        return f"{origin.__name__}[{', '.join(fmt(a) for a in typing.get_args(hint))}]"
+        name = origin.__name__ if origin.__module__ == "builtins" else f"{origin.__module__}.{origin.__name__}"
+        return f"{name}[{', '.join(fmt(a) for a in typing.get_args(hint))}]"
     if hint in (datetime.datetime, datetime.timedelta):
         return f"datetime.{hint.__name__}"
     if isinstance(hint, type):
@@ -140,7 +141,8 @@ def signature(fn: typing.Any, name: str, indent: str, kind: str = "") -> list[st
     if name == "__init__":
         ret = "None"
     lines = [f"{indent}@classmethod"] if kind == "classmethod" else []
-    head = f"{indent}def {name}({', '.join(params)}) -> {ret}:"
+    define = "async def" if inspect.iscoroutinefunction(fn) else "def"
+    head = f"{indent}{define} {name}({', '.join(params)}) -> {ret}:"
     doc = docstring(fn, indent + "    ") if name != "__init__" or fn.__doc__ else []
     if doc:
         return lines + [head] + doc
@@ -193,6 +195,8 @@ def tagged_union(cls: type) -> list[str]:
         fields = [(p, fmt(hints[p])) for p in inspect.signature(variant.__init__).parameters if p != "self"]
         out.append(f"    class {name}({cls.__name__}):")
         out += docstring(own_doc(variant) or "", "        ")
+        if "__match_args__" in vars(variant):  # (the package makes each variant a dataclass)
+            out.append(f"        __match_args__ = {variant.__match_args__!r}")
         for field, kind in fields:
             out.append(f"        {field}: {kind}")
         params = ", ".join(["self"] + [f"{f}: {k}" for f, k in fields])
@@ -227,7 +231,7 @@ def stub() -> str:
             blocks.append(enumeration(obj))
         elif isinstance(obj, type) and issubclass(obj, Exception):
             blocks.append(error(obj))
-        elif obj is sessions.SessionManager:
+        elif obj in (sessions.SessionManager, sessions.AsyncSessionManager):
             members = [n for n, a in vars(obj).items() if not n.startswith("_") or n == "__init__"]
             blocks.append(interface(obj, members))
         elif obj in (sessions.Clock, sessions.SessionStore, sessions.SessionListener):
@@ -244,6 +248,7 @@ def stub() -> str:
         HEADER,
         "import datetime",
         "import enum",
+        "import os",
         "from dataclasses import dataclass",
         "",
         "__version__: str",

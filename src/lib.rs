@@ -9,6 +9,7 @@
 uniffi::setup_scaffolding!();
 
 mod admit;
+mod asynchronous;
 mod clock;
 mod durable;
 mod error;
@@ -26,6 +27,7 @@ mod unsafe_code;
 
 use std::time::SystemTime;
 
+pub use asynchronous::AsyncSessionManager;
 pub use clock::{Clock, ClockError, SystemClock};
 pub use error::SessionError;
 pub use events::{ListenerError, RevocationReason, SessionEvent, SessionListener};

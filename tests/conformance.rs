@@ -4,8 +4,10 @@
 //! Every scenario runs on a fresh `SessionManager` with a hand-moved clock. A scenario
 //! stops at its first failing step; the test then reports every failing scenario (file,
 //! name, step index, what differed) in one message. The runner is generic over the
-//! store, so each store gets one `#[test]` running every scenario.
+//! store and the API (`SessionManager`, or `AsyncSessionManager` awaited), so each
+//! store and API gets one `#[test]` running every scenario.
 
+mod async_support;
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -17,9 +19,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use common::TestClock;
 use serde_json::{Map, Value};
 use sessions::{
-    hash_token, Clock, CreateSessionOptions, ListenerError, MemoryStore, Session, SessionConfig,
-    SessionError, SessionEvent, SessionLimitAction, SessionListener, SessionManager, SessionStore,
-    ValidationError,
+    hash_token, AsyncSessionManager, Clock, CreateSessionOptions, ListenerError, MemoryStore,
+    Session, SessionConfig, SessionError, SessionEvent, SessionLimitAction, SessionListener,
+    SessionManager, SessionStore, ValidationError,
 };
 
 /// Fewer scenarios than this means files went missing.
@@ -29,19 +31,31 @@ type Json = Map<String, Value>;
 
 #[test]
 fn conformance_memory_store() {
-    run_all("memory", || Arc::new(MemoryStore::new()));
+    run_all("memory", Flavor::Sync, || Arc::new(MemoryStore::new()));
 }
 
 #[test]
 fn conformance_sqlite_store() {
-    run_all("sqlite", || {
-        Arc::new(sessions::SqliteStore::open_in_memory().expect("in-memory SQLite store"))
-    });
+    run_all("sqlite", Flavor::Sync, sqlite_store);
 }
 
-/// Runs every scenario on stores made by `make_store` (a fresh one per scenario) and
-/// fails with the list of every failing scenario.
-fn run_all(store_name: &str, make_store: impl Fn() -> Arc<dyn SessionStore>) {
+#[test]
+fn conformance_memory_store_async() {
+    run_all("memory", Flavor::Async, || Arc::new(MemoryStore::new()));
+}
+
+#[test]
+fn conformance_sqlite_store_async() {
+    run_all("sqlite", Flavor::Async, sqlite_store);
+}
+
+fn sqlite_store() -> Arc<dyn SessionStore> {
+    Arc::new(sessions::SqliteStore::open_in_memory().expect("in-memory SQLite store"))
+}
+
+/// Runs every scenario through `api` on stores made by `make_store` (a fresh one per
+/// scenario) and fails with the list of every failing scenario.
+fn run_all(store_name: &str, api: Flavor, make_store: impl Fn() -> Arc<dyn SessionStore>) {
     let scenarios = load_scenarios();
     assert!(
         scenarios.len() >= MIN_SCENARIOS,
@@ -51,16 +65,20 @@ fn run_all(store_name: &str, make_store: impl Fn() -> Arc<dyn SessionStore>) {
     let failures: Vec<String> = scenarios
         .iter()
         .filter_map(|(file, scenario)| {
-            run_scenario(scenario, make_store())
+            run_scenario(scenario, make_store(), api)
                 .err()
                 .map(|why| format!("{file}: {why}"))
         })
         .collect();
     assert!(
         failures.is_empty(),
-        "{} of {} conformance scenarios failed on the {store_name} store:\n  {}",
+        "{} of {} conformance scenarios failed on the {store_name} store ({}):\n  {}",
         failures.len(),
         scenarios.len(),
+        match api {
+            Flavor::Sync => "SessionManager",
+            Flavor::Async => "AsyncSessionManager",
+        },
         failures.join("\n  ")
     );
 }
@@ -103,14 +121,19 @@ const SCENARIO_KEYS: &[&str] = &["name", "rule", "config", "config_error", "star
 fn run_scenario(
     scenario: &Result<Value, String>,
     store: Arc<dyn SessionStore>,
+    api: Flavor,
 ) -> Result<(), String> {
     let scenario = object(scenario.as_ref().map_err(Clone::clone)?, "scenario")?;
     check_keys(scenario, SCENARIO_KEYS, "scenario")?;
     let name = opt_str(scenario, "name")?.unwrap_or("(unnamed)");
-    run_named_scenario(scenario, store).map_err(|why| format!("\"{name}\": {why}"))
+    run_named_scenario(scenario, store, api).map_err(|why| format!("\"{name}\": {why}"))
 }
 
-fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(), String> {
+fn run_named_scenario(
+    scenario: &Json,
+    store: Arc<dyn SessionStore>,
+    api: Flavor,
+) -> Result<(), String> {
     let start = parse_time(req_str(scenario, "start")?)?;
     let config = config_from(scenario.get("config"))?;
     let steps = match scenario.get("steps") {
@@ -129,7 +152,10 @@ fn run_named_scenario(scenario: &Json, store: Arc<dyn SessionStore>) -> Result<(
             Err(e) => Err(format!("config: expected error {wanted}, got {e:?}")),
         };
     }
-    let manager = built.map_err(|e| format!("config: expected a manager, got {e:?}"))?;
+    let manager = Api::new(
+        built.map_err(|e| format!("config: expected a manager, got {e:?}"))?,
+        api,
+    );
     let events = Arc::new(Recorder::default());
     manager.add_listener(events.clone());
     let mut runner = Runner {
@@ -153,8 +179,86 @@ struct Binding {
     token: String,
 }
 
+/// Which API a run goes through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    Sync,
+    Async,
+}
+
+/// The manager a scenario runs on: `SessionManager` itself, or an `AsyncSessionManager`
+/// over it whose every call is awaited (the same method names and arguments).
+enum Api {
+    Sync(Box<SessionManager>),
+    Async(Arc<AsyncSessionManager>),
+}
+
+/// Calls `$method` on whichever API the runner uses.
+macro_rules! call {
+    ($api:expr, $method:ident ( $($arg:expr),* )) => {
+        match $api {
+            Api::Sync(m) => m.$method($($arg),*),
+            Api::Async(m) => async_support::block_on(m.$method($($arg),*)),
+        }
+    };
+}
+
+impl Api {
+    fn new(manager: SessionManager, flavor: Flavor) -> Self {
+        match flavor {
+            Flavor::Sync => Api::Sync(Box::new(manager)),
+            Flavor::Async => Api::Async(AsyncSessionManager::from_manager(Arc::new(manager))),
+        }
+    }
+
+    fn add_listener(&self, listener: Arc<dyn SessionListener>) {
+        call!(self, add_listener(listener))
+    }
+    fn create(&self, options: CreateSessionOptions) -> Result<Session, SessionError> {
+        call!(self, create(options))
+    }
+    fn validate(
+        &self,
+        token: String,
+        user_agent: Option<String>,
+    ) -> Result<sessions::ValidationResult, SessionError> {
+        call!(self, validate(token, user_agent))
+    }
+    fn refresh(&self, token: String, user_agent: Option<String>) -> Result<Session, SessionError> {
+        call!(self, refresh(token, user_agent))
+    }
+    fn destroy(&self, session_id: String) -> Result<bool, SessionError> {
+        call!(self, destroy(session_id))
+    }
+    fn destroy_all_for_user(&self, user_id: String) -> Result<i64, SessionError> {
+        call!(self, destroy_all_for_user(user_id))
+    }
+    fn list_for_user(&self, user_id: String) -> Result<Vec<Session>, SessionError> {
+        call!(self, list_for_user(user_id))
+    }
+    fn get(&self, session_id: String) -> Result<Option<Session>, SessionError> {
+        call!(self, get(session_id))
+    }
+    fn purge_expired(&self) -> Result<i64, SessionError> {
+        call!(self, purge_expired())
+    }
+    fn count(&self) -> Result<i64, SessionError> {
+        call!(self, count())
+    }
+    fn update_metadata(
+        &self,
+        session_id: String,
+        changes: HashMap<String, Option<String>>,
+    ) -> Result<Session, SessionError> {
+        call!(self, update_metadata(session_id, changes))
+    }
+    fn import_json(&self, json: String) -> Result<i64, SessionError> {
+        call!(self, import_json(json))
+    }
+}
+
 struct Runner {
-    manager: SessionManager,
+    manager: Api,
     clock: Arc<TestClock>,
     bindings: HashMap<String, Binding>,
     events: Arc<Recorder>,

@@ -2,15 +2,20 @@
 # Builds and tests the Kotlin/JVM package of `sessions`, from any working directory:
 #   1. builds the Rust library (release; shared target dir <repo>/target unless
 #      CARGO_TARGET_DIR is set),
-#   2. `mvn verify`: generates the Kotlin bindings from the built library, compiles them,
-#      runs the JUnit 5 suite (including the shared conformance scenarios) and packages
-#      the jar with the native library inside,
+#   2. `mvn verify`: generates the Kotlin bindings from the built library, builds the
+#      portable libraries (scripts/portable-libs.sh: linux x86_64 and aarch64, zig, glibc
+#      2.17; the files the manylinux2014 Python wheels carry, so after
+#      bindings/python/test.sh cargo has nothing left to compile), compiles the bindings,
+#      runs the JUnit 5 suite (including the shared conformance scenarios) against the
+#      x86_64 one, packages the jar with both libraries inside and the sources jar, and
+#      checks both jars and the POM (scripts/check-jar.sh),
 #   3. consumer check: compiles a tiny Kotlin program against the jar and runs it with
 #      only the jar, JNA and kotlin-stdlib on the class path (no jna.library.path),
 #   4. Android check: generates the bindings again with UniFFI's Android settings and
 #      compiles them, with the handwritten layer, against android-all (API 34) from
 #      Maven Central (android/pom.xml).
-# Needs Java 17+, Maven and Rust. Exits non-zero on any failure.
+# Needs Java 17+, Maven, Rust (rustup) and python3 with pip (zig and maturin from PyPI, for
+# the portable libraries). Exits non-zero on any failure.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -44,8 +49,10 @@ grep -E "Tests run:|operations by|BUILD" "$verify_log"
 jar="$here/target/sessions-0.1.0.jar"
 [[ -f "$jar" ]] || { echo "FAILED: $jar was not built" >&2; exit 1; }
 jar_entries="$(unzip -Z1 "$jar")"
-grep -qx "linux-x86-64/libsessions.so" <<<"$jar_entries" \
-  || { echo "FAILED: linux-x86-64/libsessions.so is not in $jar" >&2; exit 1; }
+for lib in linux-x86-64/libsessions.so linux-aarch64/libsessions.so; do
+  grep -qx "$lib" <<<"$jar_entries" || { echo "FAILED: $lib is not in $jar" >&2; exit 1; }
+done
+grep -E "^sessions-0.1.0(-sources)?.jar: " "$verify_log"
 
 echo "==> consumer check (class path: the jar, JNA, kotlin-stdlib; no jna.library.path)"
 consumer_pom="$here/consumer/pom.xml"

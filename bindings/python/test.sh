@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Builds the Python wheel, installs it into a fresh virtualenv and, from outside the
-# repository (so `import sessions` can only come from the installed wheel):
+# Builds and checks the release artifacts (build-wheels.sh: manylinux2014 wheels for
+# x86_64 and aarch64, the sdist), installs the x86_64 wheel into a fresh virtualenv and,
+# from outside the repository (so `import sessions` can only come from that wheel):
 #   - checks the shipped type stubs against the built package (regenerated and diffed
 #     by scripts/python_stubs.py, then compared at run time by mypy's stubtest);
 #   - type-checks the README's examples and typed host classes with `mypy --strict`
 #     (tests/python/typing);
 #   - runs the pytest suite (tests/python).
-# Runnable from any directory. Needs python3 (3.11+), pip, cargo.
+# Runnable from any directory. Needs python3 (3.11+), pip, rustup, cargo (build-wheels.sh
+# installs zig, auditwheel and twine from PyPI, and qemu-user for the aarch64 check).
 #
 # Extra arguments are passed to pytest, e.g. `bindings/python/test.sh -k conformance`.
 set -euo pipefail
 
 # shellcheck source=_install.sh
 source "$(dirname "${BASH_SOURCE[0]}")/_install.sh"
-sessions_python_install
+bash "$REPO/bindings/python/build-wheels.sh"
+sessions_python_install "$(ls "${CARGO_TARGET_DIR:-$REPO/target}"/dist/sessions-*-manylinux2014_x86_64.*.whl)"
 
 # Test-only dependencies: mypy (stubtest, --strict), and pydantic, FastAPI and its test
 # client's HTTP library for the serialization tests; the web integration tests' servers
@@ -28,8 +31,8 @@ cd "$outside"
 echo "==> type stubs match the built package"
 "$PYTHON" "$REPO/scripts/python_stubs.py" --check
 # Private modules (the generated one included) are not part of the stub; the generated
-# SessionManager's metaclass is typing.Protocol's, which a stub cannot say.
-printf '%s\n' 'sessions\._.*' 'sessions\.SessionManager' >"$outside/stubtest-allowlist"
+# SessionManager's and AsyncSessionManager's metaclass is typing.Protocol's, which a stub cannot say.
+printf '%s\n' 'sessions\._.*' 'sessions\.SessionManager' 'sessions\.AsyncSessionManager' >"$outside/stubtest-allowlist"
 "$PYTHON" -m mypy.stubtest sessions --mypy-config-file "$REPO/bindings/python/pyproject.toml" \
   --allowlist "$outside/stubtest-allowlist" --allowlist "$REPO/tests/python/web/stubtest-allowlist"
 

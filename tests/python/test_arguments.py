@@ -124,7 +124,7 @@ def test_signatures_are_precise_and_readable():
     text = pydoc.render_doc(sessions.SessionManager, renderer=pydoc.plaintext)
     assert "clock: sessions.Clock | None = None" in text
     assert "validate(self, token: str, user_agent: str | None = None) -> sessions.ValidationResult" in text
-    assert "open(path: str, config: sessions.SessionConfig, clock: sessions.Clock | None = None)" \
+    assert "open(path: str | os.PathLike[str], config: sessions.SessionConfig, clock: sessions.Clock | None = None)" \
         " -> sessions.SessionManager" in text
     assert "object at 0x" not in text
     text = pydoc.render_doc(sessions.SessionConfig, renderer=pydoc.plaintext)
@@ -217,24 +217,71 @@ def test_integers_out_of_range_are_value_errors_naming_the_parameter():
     with pytest.raises(ValueError, match=r"^generate_secure_token\(\) argument 'bytes' must be between "
                                          r"-2147483648 and 2147483647, not 2147483648$"):
         sessions.generate_secure_token(2**31)
-    with pytest.raises(ValueError, match=r"^SessionManager\(\) argument 'config': SessionConfig\.max_metadata_entries "
+    # A SessionConfig is refused where it is written, naming the field.
+    with pytest.raises(ValueError, match=r"^SessionConfig\(\) argument 'max_metadata_entries' "
                                          r"must be between -2147483648 and 2147483647, not -2147483649$"):
-        sessions.SessionManager(sessions.SessionConfig(max_metadata_entries=-2**31 - 1))
-    with pytest.raises(ValueError, match=r"^SessionManager\(\) argument 'config': SessionConfig\.max_sessions_per_user "
+        sessions.SessionConfig(max_metadata_entries=-2**31 - 1)
+    with pytest.raises(ValueError, match=r"^SessionConfig\(\) argument 'max_sessions_per_user' "
                                          r"must be between -2147483648 and 2147483647, not 2147483648$"):
-        sessions.SessionManager(sessions.SessionConfig(max_sessions_per_user=2**31))
+        sessions.SessionConfig(max_sessions_per_user=2**31)
 
 
 def test_negative_integers_in_range_are_the_library_errors():
     with pytest.raises(sessions.SessionError.InvalidTokenLength) as info:
         sessions.generate_secure_token(-1)
     assert (info.value.bytes, info.value.min, info.value.max) == (-1, 16, 1024)
-    for config in (sessions.SessionConfig(max_metadata_entries=-1),
-                   sessions.SessionConfig(max_metadata_bytes=-2**31),
-                   sessions.SessionConfig(max_sessions_per_user=0),
-                   sessions.SessionConfig(max_sessions_per_user=-1)):
-        with pytest.raises(sessions.SessionError.InvalidConfig):
-            sessions.SessionManager(config)
+    # A SessionConfig the library would refuse is refused at construction (not later,
+    # where a manager is built from it), with the error the manager would raise.
+    for field, value, says in (("max_metadata_entries", -1, "metadata limits must be 0 to 4096 entries"),
+                               ("max_metadata_bytes", -2**31, "metadata limits must be 0 to 4096 entries"),
+                               ("max_sessions_per_user", 0, "max_sessions_per_user must be at least 1"),
+                               ("max_sessions_per_user", -1, "max_sessions_per_user must be at least 1"),
+                               ("prefix", "", "prefix must be 1 to 64 bytes"),
+                               ("auto_purge_interval", timedelta(0), "auto_purge_interval must be positive")):
+        with pytest.raises(sessions.SessionError.InvalidConfig) as info:
+            sessions.SessionConfig(**{field: value})
+        assert str(info.value).startswith(f"the configuration is invalid: {says}"), str(info.value)
+    with pytest.raises(sessions.SessionError.InvalidLifetime, match="default_expires_in must be positive"):
+        sessions.SessionConfig(default_expires_in=timedelta(0))
+    # dataclasses.replace builds a new one: the same check.
+    config = sessions.SessionConfig(max_sessions_per_user=2)
+    with pytest.raises(sessions.SessionError.InvalidConfig, match="max_sessions_per_user must be at least 1"):
+        dataclasses.replace(config, max_sessions_per_user=-5)
+    assert config.max_sessions_per_user == 2
+    assert sessions.SessionManager(dataclasses.replace(config, max_sessions_per_user=1)).count() == 0
+
+
+def test_open_takes_a_path_like(tmp_path):
+    import os
+    import pathlib
+
+    class Where(os.PathLike):
+        def __fspath__(self) -> str:
+            return str(tmp_path / "custom.sqlite")
+
+    for where in (tmp_path / "s.sqlite", Where(), str(tmp_path / "plain.sqlite")):
+        m = sessions.SessionManager.open(where, sessions.SessionConfig())
+        assert isinstance(m, sessions.SessionManager)
+        token = m.create(options()).token
+        again = sessions.SessionManager.open(path=where, config=sessions.SessionConfig())
+        assert again.validate(token).valid
+        assert pathlib.Path(os.fspath(where)).exists()
+    durable = sessions.SessionManager.open_with_durability(tmp_path / "d.sqlite", sessions.SessionConfig(),
+                                                           sessions.Durability.FULL)
+    assert durable.validate(durable.create(options()).token).valid
+    for opener in (sessions.SessionManager.open, sessions.SessionManager.open_with_durability):
+        assert "os.PathLike[str]" in str(inspect.signature(opener).parameters["path"])
+    for bad in (b"/tmp/x.sqlite", pathlib.PurePosixPath, 3, None):
+        with pytest.raises(TypeError, match=r"^SessionManager\.open\(\) argument 'path' must be "
+                                             r"str \| os\.PathLike\[str\], not "):
+            sessions.SessionManager.open(bad, sessions.SessionConfig())
+
+    class BytesPath(os.PathLike):
+        def __fspath__(self) -> bytes:
+            return b"/tmp/bytes.sqlite"
+
+    with pytest.raises(TypeError, match="not BytesPath"):
+        sessions.SessionManager.open(BytesPath(), sessions.SessionConfig())
 
 
 def test_naive_datetimes_are_value_errors():

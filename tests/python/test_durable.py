@@ -127,7 +127,10 @@ def test_a_bad_config_is_refused_before_creating_the_file(tmp_path):
     db = tmp_path / "never.db"
     import datetime as dt
 
-    bad = sessions.SessionConfig(default_expires_in=dt.timedelta(0))
+    with pytest.raises(sessions.SessionError.InvalidLifetime):
+        sessions.SessionConfig(default_expires_in=dt.timedelta(0))  # refused where it is written
+    bad = sessions.SessionConfig()
+    bad.default_expires_in = dt.timedelta(0)  # records are mutable: the manager checks again
     with pytest.raises(sessions.SessionError.InvalidLifetime):
         sessions.SessionManager.open(str(db), bad)
     assert not db.exists()

@@ -61,6 +61,37 @@ def test_records_print_without_the_token(manager):
     assert repr(sessions.SessionConfig()).startswith("SessionConfig(")
 
 
+def test_events_print_their_fields_without_the_token(manager):
+    seen = []
+
+    class Collect(sessions.SessionListener):
+        def on_event(self, event: sessions.SessionEvent) -> None:
+            seen.append(event)
+
+    manager.add_listener(Collect())
+    s = manager.create(options())
+    new = manager.refresh(s.token)
+    manager.destroy(s.id)
+    assert [type(e).__name__ for e in seen[:2]] == ["SessionEvent.CREATED", "SessionEvent.ROTATED"]
+    created = seen[0]
+    assert repr(created) == f"SessionEvent.CREATED(session_id={s.id!r}, user_id='alice')"
+    assert repr(seen[-1]).startswith(f"SessionEvent.REVOKED(session_id={s.id!r}, user_id='alice', reason=")
+    for event in seen:
+        for text in (repr(event), str(event), f"{event!r}", "%s" % (event,)):
+            assert s.token not in text and new.token not in text and s.token_hash not in text
+    # The variants are dataclasses with their fields (asdict, match, ==).
+    import dataclasses
+    assert dataclasses.asdict(created) == {"session_id": s.id, "user_id": "alice"}
+    match created:
+        case sessions.SessionEvent.CREATED(user_id=user):
+            assert user == "alice"
+        case _:
+            raise AssertionError(created)
+    assert created == sessions.SessionEvent.CREATED(session_id=s.id, user_id="alice")
+    assert repr(sessions.SessionEvent.PURGED(count=3)) == "SessionEvent.PURGED(count=3)"
+    assert type(created).__module__ == "sessions"
+
+
 def test_errors_are_one_hierarchy():
     for name in ["InvalidUserId", "InvalidLifetime", "MetadataTooLarge", "InvalidConfig",
                  "InvalidTokenLength", "InvalidToken", "SessionExpired", "SessionRevoked",

@@ -137,8 +137,8 @@ def test_pydantic_serializes_and_validates_records(session):
     dumped = json.loads(full.dump_json(session))
     assert dumped["lifetime"] == "PT2H" and dumped["token_hash"] == session.token_hash
     assert full.validate_python(full.dump_python(session)) == session
-    config = pydantic.TypeAdapter(sessions.SessionConfig).validate_python({"max_lifetime": 3600})
-    assert config == sessions.SessionConfig(max_lifetime=timedelta(hours=1))
+    config = pydantic.TypeAdapter(sessions.SessionConfig).validate_python({"max_lifetime": 172800})
+    assert config == sessions.SessionConfig(max_lifetime=timedelta(days=2))
     result = pydantic.TypeAdapter(sessions.ValidationResult).dump_python(
         sessions.validate_session("wrong", session), mode="json")
     assert result == {"valid": False, "session": None, "error": 0}

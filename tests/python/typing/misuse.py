@@ -2,6 +2,7 @@
 of the error it must cause, and test.sh runs mypy with --warn-unused-ignores, so a line
 that stops being an error fails the check."""
 
+import pathlib
 from datetime import timedelta
 
 import sessions
@@ -20,4 +21,6 @@ sessions.SessionError.Store()  # type: ignore[call-arg]
 sessions.SessionError.InvalidToken().reason  # type: ignore[attr-defined]
 opened: sessions.SessionManager = sessions.SessionManager.open("x.sqlite", sessions.SessionConfig())
 not_a_str: str = opened.count()  # type: ignore[assignment]
+from_path: sessions.SessionManager = sessions.SessionManager.open(pathlib.Path("x.sqlite"), sessions.SessionConfig())
+sessions.SessionManager.open(b"x.sqlite", sessions.SessionConfig())  # type: ignore[arg-type]
 sessions.CreateSessionOptions(user_id="a", expires_in=timedelta(1), metadata={"k": 1})  # type: ignore[dict-item]

@@ -47,11 +47,12 @@ import dataclasses as _dataclasses
 import enum as _enum
 import functools as _functools
 import inspect as _inspect
+import os as _os
 import types as _types
 import typing as _typing
 from importlib import metadata as _metadata
 
-from . import _checks, _fast, _host
+from . import _async, _checks, _fast, _host
 from ._native import sessions as _generated
 
 try:
@@ -260,6 +261,22 @@ def _checked(
     )
     index = {name: i for i, name in enumerate(names)}
     on_bad_token = _UNICODE_TOKEN.get(fn.__name__)
+    # A file path (`SessionManager.open`) may be any `os.PathLike[str]`, as for `open()`.
+    paths = {name for name in names if name == "path" and hints.get(name) is str}
+    if paths:
+        params = [p.replace(annotation=str | _os.PathLike[str]) if p.name in paths else p for p in params]
+        signature = signature.replace(parameters=params)
+
+    def fspath(name: str, value: object) -> object:
+        if name not in paths or isinstance(value, str):
+            return value
+        if isinstance(value, _os.PathLike):
+            path = _os.fspath(value)
+            if isinstance(path, str):
+                return path
+        raise TypeError(
+            f"{qualname} argument {name!r} must be str | os.PathLike[str], not {type(value).__name__}"
+        )
 
     def check(name: str, i: int, value: object) -> bool:
         """Raises for a bad argument; False for a token that is not valid Unicode."""
@@ -274,11 +291,15 @@ def _checked(
             raise bad.error(f"{qualname} argument {name!r}") from None
         return True
 
-    @_functools.wraps(fn)
-    def checked(*args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+    def prepare(args: tuple[_typing.Any, ...], kwargs: dict[str, _typing.Any]) -> tuple[_typing.Any, ...] | None:
+        """The arguments checked and adapted, as ``(args, kwargs)``; None for a token
+        that is not valid Unicode."""
         token_ok = True
         if len(args) > len(names):
             signature.bind(*args, **kwargs)  # raises the usual TypeError
+        if paths:
+            args = tuple(fspath(names[i], a) for i, a in enumerate(args))
+            kwargs = {k: fspath(k, v) for k, v in kwargs.items()}
         for i, value in enumerate(args):
             token_ok &= check(names[i], i, value)
         for name, value in kwargs.items():
@@ -287,20 +308,53 @@ def _checked(
                 signature.bind(*args, **kwargs)  # raises the usual TypeError
             token_ok &= check(name, i, value)
         if not token_ok:
-            return on_bad_token()  # type: ignore[misc]
+            return None
         if adapters:
             args = tuple(adapters[names[i]](a) if names[i] in adapters and a is not None else a for i, a in enumerate(args))
             kwargs = {k: adapters[k](v) if k in adapters and v is not None else v for k, v in kwargs.items()}
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as e:
-            given = dict(zip(names, args))
-            given.update(kwargs)
-            found = _checks.out_of_range(e, {n: (v, hints.get(n)) for n, v in given.items() if n in hints})
-            if found is None:
-                raise
-            name, path, what = found
-            raise ValueError(f"{qualname} argument {name!r}{path} {what}") from None
+        return args, kwargs
+
+    def out_of_range(e: ValueError, args: tuple[_typing.Any, ...], kwargs: dict[str, _typing.Any]) -> ValueError | None:
+        """The generated code's range error, naming the argument; None if it is another."""
+        given = dict(zip(names, args))
+        given.update(kwargs)
+        found = _checks.out_of_range(e, {n: (v, hints.get(n)) for n, v in given.items() if n in hints})
+        if found is None:
+            return None
+        name, path, what = found
+        return ValueError(f"{qualname} argument {name!r}{path} {what}")
+
+    checked: _typing.Callable[..., _typing.Any]
+    if _inspect.iscoroutinefunction(fn):  # AsyncSessionManager: checked before the await
+
+        async def checked_async(*args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+            prepared = prepare(args, kwargs)
+            if prepared is None:
+                return on_bad_token()  # type: ignore[misc]
+            try:
+                return await fn(*prepared[0], **prepared[1])
+            except ValueError as e:
+                better = out_of_range(e, *prepared)
+                if better is None:
+                    raise
+                raise better from None
+
+        checked = _functools.wraps(fn)(checked_async)
+    else:
+
+        def checked_sync(*args: _typing.Any, **kwargs: _typing.Any) -> _typing.Any:
+            prepared = prepare(args, kwargs)
+            if prepared is None:
+                return on_bad_token()  # type: ignore[misc]
+            try:
+                return fn(*prepared[0], **prepared[1])
+            except ValueError as e:
+                better = out_of_range(e, *prepared)
+                if better is None:
+                    raise
+                raise better from None
+
+        checked = _functools.wraps(fn)(checked_sync)
 
     checked.__signature__ = signature  # type: ignore[attr-defined]
     checked.__module__ = __name__
@@ -359,6 +413,32 @@ def _fix_error(base: type) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Enums whose variants carry fields (SessionEvent): variants with their fields
+# --------------------------------------------------------------------------------------
+
+
+def _fix_tagged_union(base: type) -> None:
+    """UniFFI makes each variant a nested dataclass without fields (``repr()`` was
+    ``SessionEvent.CREATED()``): each gets its fields (``dataclasses.fields``, ``asdict``,
+    ``match`` with keyword patterns) and a ``repr()`` showing them. Events carry ids and
+    reasons, never a token."""
+    base.__module__ = __name__
+    for name, variant in list(vars(base).items()):
+        if not (isinstance(variant, type) and issubclass(variant, base)):
+            continue
+        init = variant.__init__
+        hints = _typing.get_type_hints(init, _G)
+        params = [p for p in _inspect.signature(init).parameters if p != "self"]
+        variant.__annotations__ = {p: _clean(hints[p]) for p in params}
+        doc = variant.__doc__  # (dataclass() would write the signature into an empty one)
+        _dataclasses.dataclass(variant, init=False, repr=False, eq=False)
+        variant.__doc__ = doc
+        variant.__repr__ = _record_repr  # type: ignore[assignment]
+        variant.__module__ = __name__
+        variant.__qualname__ = f"{base.__name__}.{name}"
+
+
+# --------------------------------------------------------------------------------------
 # Assembling the package
 # --------------------------------------------------------------------------------------
 
@@ -375,11 +455,43 @@ for _obj in (getattr(_generated, n) for n in _PUBLIC):
         _display = _rust_text(_obj.__name__, "display")
         if _display is not None:  # ValidationError: the sentence of the matching SessionError
             _obj.__str__ = _record_str(_display)  # type: ignore[method-assign,assignment]
+    elif isinstance(_obj, type) and not _dataclasses.is_dataclass(_obj) and any(
+        isinstance(v, type) and issubclass(v, _obj) and v is not _obj for v in vars(_obj).values()
+    ):
+        _fix_tagged_union(_obj)
 
 for _obj in _RECORDS:
     _make_dataclass(_obj)
 for _obj in _RECORDS:
     _check_record_init(_obj)
+
+
+def _check_config_init(cls: type) -> None:
+    """``SessionConfig(...)`` is refused where it is written, not later where a manager is
+    built from it: the library checks it as a manager would (a throwaway in-memory one),
+    so an out-of-range value (a negative or zero ``max_sessions_per_user``, a negative
+    metadata limit, an empty ``prefix``, ...) raises ``SessionError.InvalidConfig`` or
+    ``SessionError.InvalidLifetime``, whose sentence names the field."""
+    init = cls.__init__  # type: ignore[misc]
+
+    @_functools.wraps(init)
+    def __init__(self: object, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)
+        try:
+            _generated.SessionManager(self)
+        except ValueError as e:  # an integer out of the library's range: name the field
+            fields = {f.name: (getattr(self, f.name), f.type) for f in _dataclasses.fields(cls)}  # type: ignore[arg-type]
+            found = _checks.out_of_range(e, fields)
+            if found is None:
+                raise
+            name, path, what = found
+            raise ValueError(f"{cls.__name__}() argument {name!r}{path} {what}") from None
+
+    __init__.__signature__ = init.__signature__  # type: ignore[attr-defined]
+    cls.__init__ = __init__  # type: ignore[misc]
+
+
+_check_config_init(_generated.SessionConfig)
 
 Clock = _host.guarded_base(
     _generated.Clock,
@@ -441,6 +553,9 @@ for _name, _obj in vars(_generated.SessionManager).items():
         setattr(SessionManager, _name, _checked(_obj, _label, relay=True))
 _fast.install(SessionManager, (_generated.Clock, _generated.SessionStore))  # validate's per-request fast path
 
+AsyncSessionManager = _async.public_class(_checked, _PUBLIC_TYPES)
+_async.add_as_async(SessionManager, AsyncSessionManager)
+
 _exports: dict[str, object] = {}
 for _name in _PUBLIC:
     _obj = getattr(_generated, _name)
@@ -448,7 +563,11 @@ for _name in _PUBLIC:
         _obj = _checked(_obj, f"{_name}()")
     _exports[_name] = _obj
 _exports.update(
-    Clock=Clock, SessionStore=SessionStore, SessionListener=SessionListener, SessionManager=SessionManager
+    Clock=Clock,
+    SessionStore=SessionStore,
+    SessionListener=SessionListener,
+    SessionManager=SessionManager,
+    AsyncSessionManager=AsyncSessionManager,
 )
 globals().update(_exports)
 

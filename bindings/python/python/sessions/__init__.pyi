@@ -3,13 +3,107 @@
 
 import datetime
 import enum
+import os
 from dataclasses import dataclass
 
 __version__: str
-__all__ = ['Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'Durability', 'ListenerError', 'PublicSession', 'RevocationReason', 'Session', 'SessionConfig', 'SessionError', 'SessionEvent', 'SessionExport', 'SessionLimitAction', 'SessionListener', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
+__all__ = ['AsyncSessionManager', 'Clock', 'ClockError', 'CreateSessionOptions', 'DamagedSession', 'Durability', 'ListenerError', 'PublicSession', 'RevocationReason', 'Session', 'SessionConfig', 'SessionError', 'SessionEvent', 'SessionExport', 'SessionLimitAction', 'SessionListener', 'SessionManager', 'SessionScan', 'SessionStore', 'ValidationError', 'ValidationResult', 'create_session', 'destroy_session', 'generate_secure_token', 'hash_token', 'refresh_session', 'to_public_session', 'validate_session']
 
 class InternalError(Exception):
     """A fault inside the generated bindings (a bug, never an expected outcome)."""
+
+
+class AsyncSessionManager:
+    """The session manager for event loops: the same constructors and methods as
+    `SessionManager`, each method awaitable (a Python coroutine, a Kotlin `suspend`
+    function, a Swift `async` method). Blocking store work runs on a pool of at most 8
+    library threads shared by all async managers, never on the caller's event loop;
+    a store, clock or listener written in the host language is called on those threads.
+
+    A cancelled await leaves no half-done change: the operation either ran in full (it
+    is one atomic store change) or never started. Errors are the same `SessionError`s.
+    Constructors are not awaitable (they do not wait on a store's work, apart from
+    `open`, which opens the database file once at start-up).
+
+    `SessionManager.as_async()` and `AsyncSessionManager.from_manager()` share one
+    manager (one store, clock, listeners and configuration) between synchronous and
+    asynchronous callers.
+    """
+    @classmethod
+    def from_manager(cls, manager: SessionManager) -> AsyncSessionManager:
+        """The async face of an existing manager: both share its store, clock, listeners
+        and configuration, so synchronous and asynchronous callers can be mixed.
+        """
+    def __init__(self, config: SessionConfig, clock: Clock | None = None) -> None:
+        """A manager keeping sessions in memory (gone when the process ends), using the
+        system clock unless `clock` is given.
+        """
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> AsyncSessionManager:
+        """A manager keeping sessions in the SQLite database file at `path` (created if
+        missing), using the system clock unless `clock` is given; see
+        `SessionManager.open`. It opens the file before returning.
+        """
+    @classmethod
+    def with_store(cls, config: SessionConfig, store: SessionStore, clock: Clock | None = None) -> AsyncSessionManager:
+        """A manager over a store implemented by the host (or any other `SessionStore`).
+        The store's methods are called on the library's worker threads, one call at a
+        time per operation, several operations at once: it must be thread-safe.
+        """
+    async def add_listener(self, listener: SessionListener) -> None:
+        """`SessionManager.add_listener` (no store work): registers a listener for this
+        manager's lifecycle events; it is called on the library's worker threads.
+        """
+    async def count(self) -> int:
+        """`SessionManager.count`, awaitable: how many sessions the store holds."""
+    async def create(self, options: CreateSessionOptions) -> Session:
+        """`SessionManager.create`, awaitable: creates and stores a session; the returned
+        value is the only one that carries the raw token.
+        """
+    async def destroy(self, session_id: str) -> bool:
+        """`SessionManager.destroy`, awaitable: revokes a session by id; false if it was
+        already revoked, `SessionNotFound` for an unknown id.
+        """
+    async def destroy_all_for_user(self, user_id: str) -> int:
+        """`SessionManager.destroy_all_for_user`, awaitable: revokes every session of a user
+        and returns how many.
+        """
+    async def export_json(self) -> str:
+        """`SessionManager.export_json`, awaitable."""
+    async def export_sessions(self) -> SessionExport:
+        """`SessionManager.export_sessions`, awaitable."""
+    async def get(self, session_id: str) -> Session | None:
+        """`SessionManager.get`, awaitable: the stored session with this id (its `token` is
+        empty), or none.
+        """
+    async def import_json(self, json: str) -> int:
+        """`SessionManager.import_json`, awaitable: all entries are stored, or none."""
+    async def list_for_user(self, user_id: str) -> list[Session]:
+        """`SessionManager.list_for_user`, awaitable: the user's active sessions, oldest
+        first.
+        """
+    async def prefix(self) -> str:
+        """The key prefix this manager was configured with (no store work)."""
+    async def purge_expired(self) -> int:
+        """`SessionManager.purge_expired`, awaitable: removes every expired session and
+        returns how many.
+        """
+    async def refresh(self, token: str, user_agent: str | None = None) -> Session:
+        """`SessionManager.refresh`, awaitable: rotates a token (within the rotation grace,
+        the same new token again).
+        """
+    async def to_public_session(self, session: Session) -> PublicSession:
+        """The public view of a session: no token, no hash (no store work; awaitable for
+        uniformity).
+        """
+    async def update_metadata(self, session_id: str, changes: dict[str, str | None]) -> Session:
+        """`SessionManager.update_metadata`, awaitable: sets (or, for an absent value,
+        removes) metadata keys in one atomic conditional write.
+        """
+    async def validate(self, token: str, user_agent: str | None = None) -> ValidationResult:
+        """`SessionManager.validate`, awaitable: checks unknown token, revoked, expired,
+        then user agent, and slides a sliding session.
+        """
 
 
 class Clock:
@@ -222,23 +316,28 @@ class SessionError(Exception):
 class SessionEvent:
     """Something that happened to sessions."""
     class CREATED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id')
         session_id: str
         user_id: str
         def __init__(self, session_id: str, user_id: str) -> None: ...
     class ROTATED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id')
         session_id: str
         user_id: str
         def __init__(self, session_id: str, user_id: str) -> None: ...
     class REVOKED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id', 'reason')
         session_id: str
         user_id: str
         reason: RevocationReason
         def __init__(self, session_id: str, user_id: str, reason: RevocationReason) -> None: ...
     class METADATA_UPDATED(SessionEvent):
+        __match_args__ = ('session_id', 'user_id')
         session_id: str
         user_id: str
         def __init__(self, session_id: str, user_id: str) -> None: ...
     class PURGED(SessionEvent):
+        __match_args__ = ('count',)
         count: int
         def __init__(self, count: int) -> None: ...
     def is_CREATED(self) -> bool: ...
@@ -295,7 +394,7 @@ class SessionManager:
         system clock unless `clock` is given.
         """
     @classmethod
-    def open(cls, path: str, config: SessionConfig, clock: Clock | None = None) -> SessionManager:
+    def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> SessionManager:
         """A manager keeping sessions in the SQLite database file at `path`, created if
         missing, using the system clock unless `clock` is given.
 
@@ -307,7 +406,7 @@ class SessionManager:
         file is created for it).
         """
     @classmethod
-    def open_with_durability(cls, path: str, config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
+    def open_with_durability(cls, path: str | os.PathLike[str], config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
         """`open`, with the durability of changes chosen (`open` gives `Durability::Full`:
         every change is synced to disk before it returns). See `Durability` for what
         each setting can lose on a power failure. The setting applies to this manager's
@@ -320,6 +419,10 @@ class SessionManager:
         """Registers a listener for lifecycle events (created, rotated, revoked with the
         reason, metadata updated, purged). See `SessionListener` for how and when they
         are delivered; an event never carries a token or a hash.
+        """
+    def as_async(self) -> AsyncSessionManager:
+        """This manager for event loops: an `AsyncSessionManager` sharing its store, clock,
+        listeners and configuration.
         """
     def count(self) -> int:
         """How many sessions the store holds, revoked and expired ones included until purged."""

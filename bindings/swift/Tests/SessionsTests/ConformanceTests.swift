@@ -1,6 +1,7 @@
 // The shared conformance scenarios (tests/conformance/scenarios/*.json, format in
 // tests/conformance/README.md) run from Swift, on the in-memory store, on a store
-// implemented in Swift and on the SQLite store, each with a clock implemented in Swift.
+// implemented in Swift and on the SQLite store, each with a clock implemented in Swift,
+// through SessionManager and through AsyncSessionManager (each call awaited).
 //
 // Every scenario runs on a fresh SessionManager. A scenario stops at its first failing
 // step; each failing scenario is reported as its own XCTest failure naming the file,
@@ -47,8 +48,29 @@ final class ConformanceTests: XCTestCase {
         }
     }
 
+    func testScenariosOnMemoryStoreAsync() throws {
+        try runAll(storeName: "memory, async") { config, clock in
+            AwaitedManager(try AsyncSessionManager(config: config, clock: clock))
+        }
+    }
+
+    func testScenariosOnSwiftStoreAsync() throws {
+        try runAll(storeName: "Swift, async") { config, clock in
+            AwaitedManager(try AsyncSessionManager.withStore(config: config, store: SwiftStore(), clock: clock))
+        }
+    }
+
+    func testScenariosOnSqliteStoreAsync() throws {
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try runAll(storeName: "SQLite, async") { config, clock in
+            let path = directory.appendingPathComponent("\(UUID().uuidString).sqlite").path
+            return AwaitedManager(try AsyncSessionManager.open(path: path, config: config, clock: clock))
+        }
+    }
+
     private func runAll(storeName: String,
-                        makeManager: (SessionConfig, TestClock) throws -> SessionManager) throws {
+                        makeManager: (SessionConfig, TestClock) throws -> ScenarioManager) throws {
         let scenarios = try loadScenarios()
         XCTAssertGreaterThanOrEqual(scenarios.count, minScenarios,
                                     "only \(scenarios.count) conformance scenarios found in \(scenarioDir.path)")
@@ -114,7 +136,7 @@ private let scenarioKeys: Set<String> = ["name", "rule", "config", "config_error
 
 /// Runs one scenario; nil when it passes, else why it failed.
 private func runScenario(_ scenario: JSON,
-                         makeManager: (SessionConfig, TestClock) throws -> SessionManager) -> String? {
+                         makeManager: (SessionConfig, TestClock) throws -> ScenarioManager) -> String? {
     let name = (scenario["name"] as? String) ?? "(unnamed)"
     do {
         try runNamedScenario(scenario, makeManager: makeManager)
@@ -125,7 +147,7 @@ private func runScenario(_ scenario: JSON,
 }
 
 private func runNamedScenario(_ scenario: JSON,
-                              makeManager: (SessionConfig, TestClock) throws -> SessionManager) throws {
+                              makeManager: (SessionConfig, TestClock) throws -> ScenarioManager) throws {
     try checkKeys(scenario, scenarioKeys, "scenario")
     let clock = TestClock(nanos: try Time.parse(try reqStr(scenario, "start")))
     let config = try configFrom(scenario["config"])
@@ -135,7 +157,7 @@ private func runNamedScenario(_ scenario: JSON,
     case let array as [Any]: steps = array
     default: throw ScenarioError("\"steps\" is not an array")
     }
-    let built: Result<SessionManager, Error> = Result { try makeManager(config, clock) }
+    let built: Result<ScenarioManager, Error> = Result { try makeManager(config, clock) }
     if let wanted = try optStr(scenario, "config_error") {
         guard steps.isEmpty else { throw ScenarioError("a scenario with \"config_error\" must have no steps") }
         switch built {
@@ -144,7 +166,7 @@ private func runNamedScenario(_ scenario: JSON,
         case .failure(let error): throw ScenarioError("config: expected error \(wanted), got \(error)")
         }
     }
-    let manager: SessionManager
+    let manager: ScenarioManager
     switch built {
     case .success(let m): manager = m
     case .failure(let error): throw ScenarioError("config: expected a manager, got \(error)")
@@ -243,13 +265,87 @@ private final class Recorder: SessionListener, @unchecked Sendable {
     }
 }
 
+/// The manager calls a scenario makes: `SessionManager` has them as they are, and
+/// `AwaitedManager` awaits each on an `AsyncSessionManager`.
+protocol ScenarioManager {
+    func addListener(listener: SessionListener)
+    func create(options: CreateSessionOptions) throws -> Session
+    func validate(token: String, userAgent: String?) throws -> ValidationResult
+    func refresh(token: String, userAgent: String?) throws -> Session
+    func destroy(sessionId: String) throws -> Bool
+    func destroyAllForUser(userId: String) throws -> Int64
+    func listForUser(userId: String) throws -> [Session]
+    func get(sessionId: String) throws -> Session?
+    func purgeExpired() throws -> Int64
+    func count() throws -> Int64
+    func updateMetadata(sessionId: String, changes: [String: String?]) throws -> Session
+    func importJson(json: String) throws -> Int64
+}
+
+extension SessionManager: ScenarioManager {}
+
+/// An `AsyncSessionManager` whose every call the calling thread waits for.
+final class AwaitedManager: ScenarioManager {
+    let manager: AsyncSessionManager
+    init(_ manager: AsyncSessionManager) { self.manager = manager }
+
+    func addListener(listener: SessionListener) {
+        let m = manager
+        try? awaited { await m.addListener(listener: listener) }
+    }
+    func create(options: CreateSessionOptions) throws -> Session {
+        let m = manager
+        return try awaited { try await m.create(options: options) }
+    }
+    func validate(token: String, userAgent: String?) throws -> ValidationResult {
+        let m = manager
+        return try awaited { try await m.validate(token: token, userAgent: userAgent) }
+    }
+    func refresh(token: String, userAgent: String?) throws -> Session {
+        let m = manager
+        return try awaited { try await m.refresh(token: token, userAgent: userAgent) }
+    }
+    func destroy(sessionId: String) throws -> Bool {
+        let m = manager
+        return try awaited { try await m.destroy(sessionId: sessionId) }
+    }
+    func destroyAllForUser(userId: String) throws -> Int64 {
+        let m = manager
+        return try awaited { try await m.destroyAllForUser(userId: userId) }
+    }
+    func listForUser(userId: String) throws -> [Session] {
+        let m = manager
+        return try awaited { try await m.listForUser(userId: userId) }
+    }
+    func get(sessionId: String) throws -> Session? {
+        let m = manager
+        return try awaited { try await m.get(sessionId: sessionId) }
+    }
+    func purgeExpired() throws -> Int64 {
+        let m = manager
+        return try awaited { try await m.purgeExpired() }
+    }
+    func count() throws -> Int64 {
+        let m = manager
+        return try awaited { try await m.count() }
+    }
+    func updateMetadata(sessionId: String, changes: [String: String?]) throws -> Session {
+        let m = manager
+        return try awaited { try await m.updateMetadata(sessionId: sessionId, changes: changes) }
+    }
+    func importJson(json: String) throws -> Int64 {
+        let m = manager
+        return try awaited { try await m.importJson(json: json) }
+    }
+}
+
 private final class Runner {
-    let manager: SessionManager
+    let manager: ScenarioManager
     let clock: TestClock
     var bindings: [String: Binding] = [:]
     let recorder = Recorder()
 
-    init(manager: SessionManager, clock: TestClock) {
+    init(manager: ScenarioManager, clock: TestClock) {
         self.manager = manager
         self.clock = clock
         manager.addListener(listener: recorder)

@@ -81,7 +81,7 @@ open class SessionManager : SessionManagerBase {
         fun withStore(config: SessionConfig, store: SessionStore, clock: Clock? = null): SessionManager =
             HostFaults.surface { SessionManagerBase.withStore(checked(config), guarded(store), guarded(clock)) }
 
-        private fun checked(config: SessionConfig): SessionConfig {
+        internal fun checked(config: SessionConfig): SessionConfig {
             if (!config.prefix.isWellFormed()) {
                 throw SessionException.InvalidConfig("prefix ${config.prefix.malformedReason()}")
             }
@@ -162,6 +162,12 @@ open class SessionManager : SessionManagerBase {
      * A listener written in Kotlin or Java is guarded: see the class documentation.
      */
     override fun addListener(listener: SessionListener) = super.addListener(guarded(listener))
+
+    /**
+     * This manager for coroutines: an [AsyncSessionManager] sharing its store, clock,
+     * listeners and configuration.
+     */
+    override fun asAsync(): AsyncSessionManager = AsyncSessionManager.fromManager(this)
 
     @Throws(SessionException::class)
     override fun purgeExpired(): Long = HostFaults.surface { super.purgeExpired() }

@@ -16,10 +16,12 @@ import org.junit.jupiter.api.DynamicNode
 import org.junit.jupiter.api.DynamicTest
 import org.junit.jupiter.api.TestFactory
 import org.junit.jupiter.api.fail
+import kotlinx.coroutines.runBlocking
 
 /**
  * Runs every JSON file in `tests/conformance/scenarios` (format: tests/conformance/README.md)
- * with a Kotlin clock, against the library's in-memory store and against [KotlinStore].
+ * with a Kotlin clock, against the library's in-memory store and against [KotlinStore],
+ * through [SessionManager] and through [AsyncSessionManager] (each call awaited).
  */
 class ConformanceTest {
     private val scenarioDir: File = run {
@@ -35,9 +37,10 @@ class ConformanceTest {
             DynamicContainer.dynamicContainer(
                 file.nameWithoutExtension,
                 file.toURI(),
-                listOf("memory", "kotlin").map { store ->
-                    DynamicTest.dynamicTest("${file.nameWithoutExtension} [$store]", file.toURI()) {
-                        ScenarioRun(file, store).run()
+                listOf("memory", "kotlin").flatMap { store ->
+                    listOf(false, true).map { async ->
+                        val name = "${file.nameWithoutExtension} [$store${if (async) ", async" else ""}]"
+                        DynamicTest.dynamicTest(name, file.toURI()) { ScenarioRun(file, store, async).run() }
                     }
                 }.stream(),
             )
@@ -45,8 +48,8 @@ class ConformanceTest {
     }
 }
 
-/** One scenario against one store. */
-private class ScenarioRun(private val file: File, private val storeKind: String) {
+/** One scenario against one store, through [SessionManager] or [AsyncSessionManager]. */
+private class ScenarioRun(private val file: File, private val storeKind: String, private val async: Boolean) {
     private val json = JSONObject(file.readText())
     private val clock = ManualClock(instant(json.getString("start")))
     private val bindings = HashMap<String, Binding>()
@@ -82,7 +85,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         if (json.has("config_error")) {
             val expected = json.getString("config_error")
             val error = try {
-                build(config).close()
+                if (async) newAsyncManager(storeKind, config, clock).close() else build(config).close()
                 null
             } catch (e: SessionException) {
                 e
@@ -93,18 +96,40 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
             assertTrue(steps == null || steps.isEmpty, "a scenario with config_error must have no steps")
             return
         }
-        build(config).use { m ->
-            m.addListener(recorder)
+        val sync = if (async) null else build(config)
+        val asyncManager = if (async) newAsyncManager(storeKind, config, clock) else null
+        val api = Api(sync, asyncManager)
+        (sync ?: asyncManager!!).use {
+            api.addListener(recorder)
             val steps = json.getJSONArray("steps")
             for (i in 0 until steps.length()) {
                 val step = steps.getJSONObject(i)
                 try {
-                    step(m, step)
+                    step(api, step)
                 } catch (e: Throwable) {
-                    throw AssertionError("${file.name} [$storeKind] step ${i + 1} ${step}: ${e.message}", e)
+                    throw AssertionError("${file.name} [$storeKind, async=$async] step ${i + 1} ${step}: ${e.message}", e)
                 }
             }
         }
+    }
+
+    /** The manager under test: every call goes to [sync], or is awaited on [async]. */
+    private class Api(val sync: SessionManager?, val async: AsyncSessionManager?) {
+        private fun <T> call(blocking: (SessionManager) -> T, suspending: suspend (AsyncSessionManager) -> T): T =
+            if (sync != null) blocking(sync) else runBlocking { suspending(async!!) }
+
+        fun addListener(l: SessionListener) = call({ it.addListener(l) }, { it.addListener(l) })
+        fun create(o: CreateSessionOptions) = call({ it.create(o) }, { it.create(o) })
+        fun validate(t: String, ua: String?) = call({ it.validate(t, ua) }, { it.validate(t, ua) })
+        fun refresh(t: String, ua: String?) = call({ it.refresh(t, ua) }, { it.refresh(t, ua) })
+        fun destroy(id: String) = call({ it.destroy(id) }, { it.destroy(id) })
+        fun destroyAllForUser(u: String) = call({ it.destroyAllForUser(u) }, { it.destroyAllForUser(u) })
+        fun listForUser(u: String) = call({ it.listForUser(u) }, { it.listForUser(u) })
+        fun get(id: String) = call({ it.get(id) }, { it.get(id) })
+        fun purgeExpired() = call({ it.purgeExpired() }, { it.purgeExpired() })
+        fun count() = call({ it.count() }, { it.count() })
+        fun importJson(j: String) = call({ it.importJson(j) }, { it.importJson(j) })
+        fun updateMetadata(id: String, c: Map<String, String?>) = call({ it.updateMetadata(id, c) }, { it.updateMetadata(id, c) })
     }
 
     private fun build(config: SessionConfig) = newManager(storeKind, config, clock)
@@ -133,7 +158,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         )
     }
 
-    private fun step(m: SessionManager, step: JSONObject) {
+    private fun step(m: Api, step: JSONObject) {
         val op = step.getString("op")
         when (op) {
             "advance" -> {
@@ -172,7 +197,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String)
         check(op, expect, value, error != null, presented)
     }
 
-    private fun call(m: SessionManager, op: String, step: JSONObject, presented: String?): Any? = when (op) {
+    private fun call(m: Api, op: String, step: JSONObject, presented: String?): Any? = when (op) {
         "create" -> m.create(createOptions(step))
         "validate" -> m.validate(presented!!, optString(step, "user_agent"))
         "refresh" -> m.refresh(presented!!, optString(step, "user_agent"))

@@ -203,6 +203,14 @@ fun opts(
 @ValueSource(strings = ["memory", "kotlin"])
 annotation class EachStore
 
+/** An [AsyncSessionManager] over the store [kind] names, as [newManager]. */
+fun newAsyncManager(kind: String, config: SessionConfig = config(), clock: Clock? = null): AsyncSessionManager =
+    when (kind) {
+        "memory" -> AsyncSessionManager(config, clock)
+        "kotlin" -> AsyncSessionManager.withStore(config, KotlinStore(), clock)
+        else -> error("unknown store kind $kind")
+    }
+
 /** A manager over the Rust in-memory store (`"memory"`) or a [KotlinStore] (`"kotlin"`). */
 fun newManager(kind: String, config: SessionConfig = config(), clock: Clock? = null): SessionManager =
     when (kind) {
