@@ -124,10 +124,43 @@ def redis_section() -> list:
     return lines
 
 
+def python_lines() -> list:
+    """The per-request call from Python (benches/python/validate.py, issue 14): the fast
+    path (the default `validate`), the regular UniFFI path and a pure-Python manager,
+    side by side in one process. Uses the virtualenv `bindings/python/_install.sh`
+    makes (built first if it is missing)."""
+    venv = Path(os.environ.get("SESSIONS_PY_VENV", TARGET / "py-venv"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        run("bash", "-c", "source bindings/python/_install.sh && sessions_python_install")
+    print("+", python, "benches/python/validate.py", flush=True)
+    out = subprocess.run([str(python), str(ROOT / "benches" / "python" / "validate.py")],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    f = json.loads(out.strip().splitlines()[-1])
+    lines = ["", "## The per-request call from Python", "",
+             f"CPU time per call (thread CPU time; the median of 5 interleaved rounds; Python "
+             f"{f['python']}), 1,000 sessions with one metadata entry, the caller reading "
+             "the result. `validate` is the fast path (the default: one C call through "
+             "`ctypes`, the result decoded from a buffer); \"UniFFI\" is the same call "
+             "through the generated code; pure Python is `benches/python/pure_sessions.py` "
+             "(hashlib + dict + dataclass):", "",
+             "| call | fast path | UniFFI | pure Python | fast / pure | UniFFI / pure |",
+             "|---|---|---|---|---|---|"]
+    for token in ("valid", "unknown"):
+        fast, uniffi, pure = (f[f"{token}_{p}_ns"] for p in ("fast", "uniffi", "pure"))
+        lines.append(f"| validate, {token} token | {fmt_ns(fast)} | {fmt_ns(uniffi)} "
+                     f"| {fmt_ns(pure)} | {fast / pure:.2f}x | {uniffi / pure:.2f}x |")
+    lines.append(f"| create (UniFFI; no fast path) | | {fmt_ns(f['create_uniffi_ns'])} "
+                 f"| {fmt_ns(f['create_pure_ns'])} | "
+                 f"| {f['create_uniffi_ns'] / f['create_pure_ns']:.2f}x |")
+    return lines
+
+
 def main() -> int:
     run("cargo", "bench", "--bench", "sessions")
     run("cargo", "bench", "--bench", "memory")
     hotpath = hotpath_lines()
+    hotpath += python_lines()
     cpu = next(
         (l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
          if l.startswith("model name")),

@@ -14,6 +14,7 @@ mod clock;
 mod durable;
 mod error;
 mod events;
+mod fast_path;
 mod interchange;
 mod manager;
 mod metadata;
@@ -21,6 +22,8 @@ mod model;
 mod rules;
 pub mod store;
 mod token;
+#[allow(unsafe_code)]
+mod unsafe_code;
 
 use std::time::SystemTime;
 

@@ -46,6 +46,17 @@ pub struct SessionManager {
     /// The same store as `store` when it is the in-memory one, for lookups by digest
     /// (no hex round trip); behaviour is the same as through `store`.
     memory: Option<Arc<MemoryStore>>,
+    /// This manager's handle for the per-request fast path, once asked for (see
+    /// `fast_path_handle`); unregistered when the manager is dropped.
+    fast_handle: std::sync::OnceLock<u64>,
+}
+
+impl Drop for SessionManager {
+    fn drop(&mut self) {
+        if let Some(handle) = self.fast_handle.get() {
+            crate::fast_path::unregister(*handle);
+        }
+    }
 }
 
 impl std::fmt::Debug for SessionManager {
@@ -88,6 +99,7 @@ impl SessionManager {
             trusted_store: false,
             listeners: Listeners::default(),
             memory: None,
+            fast_handle: std::sync::OnceLock::new(),
         }
     }
 
@@ -434,6 +446,18 @@ impl SessionManager {
             return Ok(ValidationResult::ok(session));
         }
         Err(Self::busy("(validated)", "validated"))
+    }
+
+    /// This manager's handle for the bindings' per-request fast path: a number naming
+    /// this very manager to the C entry point `sessions_fast_validate` (declared in the
+    /// Swift package's C header; the Python and Kotlin layers call it directly), which
+    /// runs `validate` without UniFFI's per-call conversions. The same number on every
+    /// call; it never names another manager, and it stops working (an error code, never
+    /// a crash) once this manager is dropped. The bindings use it for you.
+    pub fn fast_path_handle(self: Arc<Self>) -> u64 {
+        *self
+            .fast_handle
+            .get_or_init(|| crate::fast_path::register(&self))
     }
 
     /// Revokes a session by id. Its token fails validation with `SessionRevoked` until

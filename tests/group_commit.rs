@@ -271,3 +271,25 @@ fn memory_lookup_by_digest_finds_current_and_rotated_out_tokens() {
     let unknown = m.validate("x".repeat(43), None).expect("validate unknown");
     assert_eq!(unknown.error, Some(ValidationError::InvalidToken));
 }
+
+/// A Redis location keeps what its server's `appendfsync` keeps: asking it for
+/// `Durability::Normal` is a configuration error (refused before any connection).
+#[test]
+fn normal_durability_is_refused_for_a_redis_location() {
+    for location in [
+        "redis://127.0.0.1:1/0",
+        "redis+cluster://127.0.0.1:1,127.0.0.1:2",
+    ] {
+        let refused = SessionManager::open_with_durability(
+            location.into(),
+            SessionConfig::default(),
+            Durability::Normal,
+            None,
+        )
+        .err();
+        assert!(
+            matches!(refused, Some(SessionError::InvalidConfig { .. })),
+            "{location}"
+        );
+    }
+}

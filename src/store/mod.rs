@@ -10,7 +10,6 @@ use crate::error::Result;
 use crate::model::Session;
 
 pub mod memory;
-mod ofd_locks;
 pub mod redis;
 pub mod sqlite;
 

@@ -131,7 +131,7 @@ impl SqliteStore {
         }
         // Before the first connection: lock with OFD locks, so a second SQLite in this
         // process (the host's own) cannot write over ours (see `ofd_locks`).
-        super::ofd_locks::install()
+        crate::unsafe_code::ofd_locks::install()
             .map_err(|e| store_error(format!("{shown}: cannot set up SQLite's file locks: {e}")))?;
         // One open at a time in this process. With OFD locks, a shared lock SQLite
         // took through one of our connections may outlive its release through another

@@ -52,7 +52,7 @@ import types as _types
 import typing as _typing
 from importlib import metadata as _metadata
 
-from . import _async, _checks, _host
+from . import _async, _checks, _fast, _host
 from ._native import sessions as _generated
 
 try:
@@ -62,7 +62,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - not installed as a 
 
 _G = vars(_generated)
 _NAMESPACE = _generated.__name__.rsplit(".", 1)[-1]
-_MACHINERY = {"InternalError"}  # exported, but not part of the API proper
+_MACHINERY = {"InternalError", "take_fast_path_error"}  # exported, not the API proper
 _PUBLIC = [
     name
     for name in _generated.__all__
@@ -551,6 +551,7 @@ for _name, _obj in vars(_generated.SessionManager).items():
     elif _inspect.isfunction(_obj):
         _label = "SessionManager()" if _name == "__init__" else f"SessionManager.{_name}()"
         setattr(SessionManager, _name, _checked(_obj, _label, relay=True))
+_fast.install(SessionManager, (_generated.Clock, _generated.SessionStore))  # validate's per-request fast path
 
 AsyncSessionManager = _async.public_class(_checked, _PUBLIC_TYPES)
 _async.add_as_async(SessionManager, AsyncSessionManager)

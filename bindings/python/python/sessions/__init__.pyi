@@ -39,7 +39,7 @@ class AsyncSessionManager:
         system clock unless `clock` is given.
         """
     @classmethod
-    def open(cls, path: str, config: SessionConfig, clock: Clock | None = None) -> AsyncSessionManager:
+    def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> AsyncSessionManager:
         """A manager keeping sessions in the SQLite database file at `path` (created if
         missing), using the system clock unless `clock` is given; see
         `SessionManager.open`. It opens the file before returning.
@@ -466,6 +466,14 @@ class SessionManager:
         """Like `export_json`, and says how many sessions were exported and which stored
         records were left out because they are damaged (a damaged record never hides
         the healthy ones).
+        """
+    def fast_path_handle(self) -> int:
+        """This manager's handle for the bindings' per-request fast path: a number naming
+        this very manager to the C entry point `sessions_fast_validate` (declared in the
+        Swift package's C header; the Python and Kotlin layers call it directly), which
+        runs `validate` without UniFFI's per-call conversions. The same number on every
+        call; it never names another manager, and it stops working (an error code, never
+        a crash) once this manager is dropped. The bindings use it for you.
         """
     def get(self, session_id: str) -> Session | None:
         """The stored session with this id (its `token` is empty), or `None`."""

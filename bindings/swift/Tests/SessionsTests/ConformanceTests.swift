@@ -14,7 +14,20 @@ import Sessions
 /// Fewer scenarios than this means files went missing.
 private let minScenarios = 30
 
+/// Whether the scenarios' `validate` steps on a `SessionManager` go through
+/// `validateFast` (the per-request fast path; every store below) or the generated
+/// `validate` (one run, below). `AsyncSessionManager` runs use its own `validate`.
+nonisolated(unsafe) private var validateThroughFastPath = true
+
 final class ConformanceTests: XCTestCase {
+    func testScenariosOnMemoryStoreThroughTheRegularValidate() throws {
+        validateThroughFastPath = false
+        defer { validateThroughFastPath = true }
+        try runAll(storeName: "memory, regular validate") { config, clock in
+            try SessionManager(config: config, clock: clock)
+        }
+    }
+
     func testScenariosOnMemoryStore() throws {
         try runAll(storeName: "memory") { config, clock in
             try SessionManager(config: config, clock: clock)
@@ -441,7 +454,10 @@ private final class Runner {
         let token = try presentedToken(step)
         let userAgent = try optStr(step, "user_agent")
         guard let result = try outcome(expect, diffs, {
-            try self.manager.validate(token: token, userAgent: userAgent)
+            if validateThroughFastPath, let manager = self.manager as? SessionManager {
+                return try manager.validateFast(token: token, userAgent: userAgent)
+            }
+            return try self.manager.validate(token: token, userAgent: userAgent)
         }) else { return }
         if let valid = try optBool(expect, "valid") {
             diffs.eq("valid", valid, result.valid)

@@ -36,6 +36,17 @@ final class TimingTests: XCTestCase {
         try time("validate, unknown token") {
             guard try !manager.validate(token: "not-a-token").valid else { throw SessionError.InvalidToken }
         }
+        try time("validateFast (the per-request fast path), valid token, system clock") {
+            guard try systemClockManager.validateFast(token: other.token).session?.userId == "alice" else {
+                throw SessionError.InvalidToken
+            }
+        }
+        try time("validateFast, valid token, Swift clock") {
+            guard try manager.validateFast(token: session.token).valid else { throw SessionError.InvalidToken }
+        }
+        try time("validateFast, unknown token") {
+            guard try !systemClockManager.validateFast(token: "not-a-token").valid else { throw SessionError.InvalidToken }
+        }
         try time("get, known id (lifts a Session)") { _ = try manager.get(sessionId: session.id) }
         try time("get, unknown id") { _ = try manager.get(sessionId: "no-such-id") }
         time("prefix") { _ = manager.prefix() }

@@ -1,4 +1,5 @@
-//! Open-file-description locks for the bundled SQLite: the crate's one `unsafe` module.
+//! Open-file-description locks for the bundled SQLite (part of the crate's one `unsafe`
+//! module, [`crate::unsafe_code`]).
 //!
 //! SQLite's unix VFS locks a database with POSIX advisory locks (`fcntl(F_SETLK)`).
 //! Those belong to the *process*, which is safe only while one copy of SQLite is in

@@ -1,0 +1,198 @@
+"""The per-request fast path (sessions._fast: `SessionManager.validate` through the C
+entry point `sessions_fast_validate`) gives exactly what the regular UniFFI path gives."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from datetime import timedelta
+
+import pytest
+
+import sessions
+from sessions import _fast
+from _support import ManualClock, make_manager, options
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts the calls that reach the C entry point."""
+    count = [0]
+    entry = _fast._entry
+
+    def counting(*args):
+        count[0] += 1
+        return entry(*args)
+
+    monkeypatch.setattr(_fast, "_entry", counting)
+    return count
+
+
+def both(m, *args, **kwargs):
+    """(fast result, regular result) of one presentation, on the same state."""
+    return m.validate(*args, **kwargs), m._validate_regular(*args, **kwargs)
+
+
+def test_valid_token_same_session_and_the_fast_path_is_taken(kind, clock, calls):
+    m = make_manager(kind, clock)
+    s = m.create(options(metadata={"k": "v", "ключ": "значение ✓"}, sliding_expiration=True))
+    fast, regular = both(m, s.token)
+    assert calls[0] == 1
+    assert fast == regular and fast.valid and fast.session.id == s.id
+    assert type(fast) is sessions.ValidationResult and type(fast.session) is sessions.Session
+    assert fast.session.metadata == {"k": "v", "ключ": "значение ✓"}
+    assert fast.session.created_at.tzinfo is not None
+    # Text forms (one metadata entry: a map's order is Rust's, not fixed between calls).
+    one = m.create(options(metadata={"k": "v"}))
+    fast_one, regular_one = both(m, one.token)
+    assert repr(fast_one) == repr(regular_one) and str(fast_one) == str(regular_one)
+    # Fields can be replaced and compared like any record the library returns.
+    assert sessions.Session(**vars(fast.session)) == fast.session
+
+
+def test_every_outcome_matches_the_regular_path(kind, clock):
+    m = make_manager(kind, clock, bind_to_user_agent=True, rotation_grace=timedelta(seconds=10))
+    s = m.create(options(metadata={"userAgent": "UA/1"}))
+    for args in ((s.token, "UA/1"), (s.token, "UA/2"), (s.token,), ("nope",), ("",),
+                 ("x" * 1_000_000,), (s.token + "x", "UA/1")):
+        fast, regular = both(m, *args)
+        assert fast == regular, args
+    assert both(m, s.token, "UA/2")[0].error == sessions.ValidationError.USER_AGENT_MISMATCH
+    # Rotated, presented again within the grace: still valid, same answer.
+    new = m.refresh(s.token, "UA/1")
+    fast, regular = both(m, s.token, "UA/1")
+    assert fast == regular and fast.valid
+    # Expired.
+    clock.advance(seconds=2 * 24 * 3600)
+    fast, regular = both(m, new.token, "UA/1")
+    assert fast == regular and fast.error == sessions.ValidationError.SESSION_EXPIRED
+    # Revoked.
+    t = m.create(options(metadata={"userAgent": "UA/1"}))
+    m.destroy(t.id)
+    fast, regular = both(m, t.token, "UA/1")
+    assert fast == regular and fast.error == sessions.ValidationError.SESSION_REVOKED
+
+
+def test_a_reused_token_is_reported_once_then_revoked_on_both_paths(kind, clock):
+    for path in ("validate", "_validate_regular"):
+        m = make_manager(kind, clock, rotation_grace=timedelta(seconds=1))
+        s = m.create(options())
+        m.refresh(s.token)
+        clock.advance(seconds=5)
+        first = getattr(m, path)(s.token)
+        assert first.error == sessions.ValidationError.TOKEN_REUSED, path
+        after = both(m, s.token)
+        assert after[0] == after[1], path
+
+
+def test_bad_arguments_behave_as_on_the_regular_path(manager):
+    s = manager.create(options())
+    # A token that is not valid Unicode is no token: INVALID_TOKEN, not an exception.
+    assert both(manager, "\ud800") == (both(manager, "nope")[0],) * 2
+    for bad in ((b"bytes",), (None,), (7,), (s.token, 5), (s.token, "\udcff"), ("\ud800", 5),
+                ("\ud800", "\udcff")):
+        with pytest.raises((TypeError, ValueError)) as regular:
+            manager._validate_regular(*bad)
+        with pytest.raises(type(regular.value)) as fast:
+            manager.validate(*bad)
+        assert str(fast.value) == str(regular.value)
+    with pytest.raises(TypeError):
+        manager.validate()
+    with pytest.raises(TypeError):
+        manager.validate(s.token, None, 3)
+    with pytest.raises(TypeError):
+        manager.validate(s.token, agent="x")
+    assert manager.validate(token=s.token, user_agent=None) == manager.validate(s.token)
+    assert manager.validate(s.token, user_agent=None).valid
+
+
+def test_large_and_non_ascii_results_grow_the_buffer(clock):
+    m = make_manager("memory", clock, max_metadata_entries=4096, max_metadata_bytes=1_048_576)
+    metadata = {f"κ{n}": "v✓" * 100 for n in range(2000)}
+    s = m.create(options(user_id="usér", metadata=metadata))
+    fast, regular = both(m, s.token)
+    assert fast == regular and fast.session.metadata == metadata and fast.session.user_id == "usér"
+    # ASCII with a NUL inside a string, and several entries.
+    nul = m.create(options(user_id="a\0b", metadata={"k\0": "\0", "x": "", "": "y"}))
+    fast, regular = both(m, nul.token)
+    assert fast == regular and fast.session.metadata == {"k\0": "\0", "x": "", "": "y"}
+    assert fast.session.user_id == "a\0b"
+
+
+def test_store_and_clock_errors_are_the_regular_errors(kind):
+    class Failing(ManualClock):
+        fail = False
+
+        def now(self):
+            if self.fail:
+                raise RuntimeError("clock broke")
+            return super().now()
+
+    clock = Failing()
+    m = make_manager(kind, clock)
+    s = m.create(options())
+    clock.fail = True
+    with pytest.raises(sessions.SessionError.Clock) as regular:
+        m._validate_regular(s.token)
+    with pytest.raises(sessions.SessionError.Clock) as fast:
+        m.validate(s.token)
+    assert str(fast.value) == str(regular.value)
+    clock.fail = False
+    assert m.validate(s.token).valid
+    assert sessions._native.sessions.take_fast_path_error() is None  # nothing left over
+
+
+def test_an_interrupt_in_a_host_clock_reaches_the_caller(kind):
+    class Interrupting(ManualClock):
+        error = None
+
+        def now(self):
+            if self.error is not None:
+                error, self.error = self.error, None
+                raise error
+            return super().now()
+
+    clock = Interrupting()
+    m = make_manager(kind, clock)
+    s = m.create(options())
+    clock.error = KeyboardInterrupt("stop")
+    with pytest.raises(KeyboardInterrupt, match="stop"):
+        m.validate(s.token)
+    assert m.validate(s.token).valid
+
+
+def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock):
+    m = make_manager("memory", clock)
+    s = m.create(options())
+    assert m.validate(s.token).valid
+    handle = m.fast_path_handle()
+    assert handle and m.fast_path_handle() == handle
+    del m
+    gc.collect()
+    assert _fast.validate(handle, s.token, None) is NotImplemented
+    assert _fast.validate(0, s.token, None) is NotImplemented
+    other = make_manager("memory", clock)
+    assert other.fast_path_handle() != handle
+
+
+def test_threads_share_a_manager(kind):
+    m = make_manager(kind, None)
+    made = [m.create(options(user_id=f"u{n}", metadata={"n": str(n) * (n * 50)})) for n in range(8)]
+    errors = []
+
+    def work(n):
+        try:
+            for _ in range(300):
+                r = m.validate(made[n].token)
+                assert r.valid and r.session.user_id == f"u{n}", r
+                assert r.session.metadata == {"n": str(n) * (n * 50)}
+                assert not m.validate(made[n].token + "x").valid
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
