@@ -418,10 +418,12 @@ class SessionManager:
         """
     @classmethod
     def open_with_durability(cls, path: str | os.PathLike[str], config: SessionConfig, durability: Durability, clock: Clock | None = None) -> SessionManager:
-        """`open`, with the durability of changes chosen (`open` gives `Durability::Full`:
-        every change is synced to disk before it returns). See `Durability` for what
-        each setting can lose on a power failure. The setting applies to this manager's
-        own commits; other processes on the same file choose their own.
+        """`open`, with the durability of changes to a SQLite file chosen (`open` gives
+        `Durability::Full`: every change is synced to disk before it returns). See
+        `Durability` for what each setting can lose on a power failure. The setting
+        applies to this manager's own commits; other processes on the same file choose
+        their own. A Redis location takes only `Durability::Full` (what Redis keeps is
+        decided by the server's `appendfsync`); `Normal` with one is `InvalidConfig`.
         """
     @classmethod
     def with_store(cls, config: SessionConfig, store: SessionStore, clock: Clock | None = None) -> SessionManager:
