@@ -99,19 +99,23 @@ impl Location {
                     "expected redis://, rediss://, redis+cluster:// or rediss+cluster://",
                 )
             })?;
-        let rest = &text[scheme.len()..];
-        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let (credentials, hosts) = match authority.rsplit_once('@') {
-            Some((c, h)) => (Some(c), h),
-            None => (None, authority),
+        // Credentials end at the LAST `@` of the whole location, so a password holding an
+        // unescaped `/`, `?` or `#` is still taken as a password (never shown as a host, a
+        // path or a query); an `@` after the hosts must be %-escaped.
+        let (credentials, rest) = match text[scheme.len()..].rsplit_once('@') {
+            Some((c, r)) => (Some(c), r),
+            None => (None, &text[scheme.len()..]),
         };
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (hosts, path) = rest.split_once('/').unwrap_or((rest, ""));
         // What errors may show: the scheme and the hosts, never credentials.
         let shown = format!("{scheme}{hosts}");
         let (username, password) = match credentials {
             None => (None, None),
             Some(c) => {
-                let (u, p) = c.split_once(':').unwrap_or(("", c));
+                // `user:password`, `:password`, or `user` alone (no password), as in
+                // redis-rs and redis-py.
+                let (u, p) = c.split_once(':').unwrap_or((c, ""));
                 let u = decode(u).ok_or_else(|| bad(&shown, "bad %-escape in the user name"))?;
                 let p = decode(p).ok_or_else(|| bad(&shown, "bad %-escape in the password"))?;
                 ((!u.is_empty()).then_some(u), (!p.is_empty()).then_some(p))
@@ -296,6 +300,14 @@ mod tests {
         assert_eq!(l.username.as_deref(), Some("u"));
         assert_eq!(l.node_url(0), "rediss://u:p%40ss@example.com:6379/0");
         assert!(!format!("{l} {l:?}").contains("p@ss"));
+        // A password with unescaped `/` and `?` (common in generated secrets) parses.
+        let l = Location::parse("redis://default:ab/c?d@host:1/3").unwrap();
+        assert_eq!(l.password.as_deref(), Some("ab/c?d"));
+        assert_eq!((l.nodes[0].1, l.db), (1, 3));
+        // A user name alone is a user name, not a password.
+        let l = Location::parse("redis://app2@host:1").unwrap();
+        assert_eq!(l.username.as_deref(), Some("app2"));
+        assert_eq!(l.password, None);
     }
 
     #[test]
@@ -326,9 +338,18 @@ mod tests {
             "redis+cluster://:hunter2@h:1/3",
             "redis://:hunter2@:1",
             "redis://:hunter2%zz@host:1",
+            // Unescaped `/`, `?` and `#` in a password (the trial's examples).
+            "redis://default:12345/hunter2@127.0.0.1:1/x",
+            "redis://default:hunter2?PW@host:notaport",
+            "redis://default:hunter2/?#@h1:1,h2:2",
+            "redis+cluster://u:hun/ter2@h:1/3",
         ] {
             let err = Location::parse(text).unwrap_err().to_string();
             assert!(!err.contains("hunter2"), "{text}: {err}");
+            assert!(
+                !err.contains("12345") && !err.contains("hun/"),
+                "{text}: {err}"
+            );
             assert!(err.contains("invalid Redis location"), "{text}: {err}");
         }
     }
