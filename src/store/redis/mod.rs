@@ -19,15 +19,21 @@
 //!
 //! Connections: a pool (r2d2) of synchronous redis-rs connections with connect and
 //! read/write timeouts; a connection that failed is never reused. Reads and writes go
-//! to masters only (replicas are never read).
+//! to masters only (replicas are never read). The pool belongs to one process: a
+//! child made by `fork()` (a pre-forking server such as gunicorn with `--preload`)
+//! would share the parent's sockets, so the first call in a new process builds a pool
+//! of its own and never touches the inherited one.
 
 mod keys;
 pub mod location;
 mod scripts;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use parking_lot::RwLock;
 
 use redis::{ConnectionLike, RedisResult, Script, ScriptInvocation, Value};
 
@@ -48,7 +54,10 @@ const PURGE_BATCH: usize = 1000;
 /// Sessions kept in Redis (a standalone server or a cluster), shared by every process
 /// that opens the same location.
 pub struct RedisStore {
-    connections: Connections,
+    /// The pool of the process in `pid` (see [`RedisStore::connections`]).
+    connections: RwLock<Arc<Connections>>,
+    /// The process that built `connections`.
+    pid: AtomicU32,
     keys: Keys,
     location: Location,
     clock: Arc<dyn Clock>,
@@ -235,6 +244,54 @@ fn from_micros(us: i64) -> SystemTime {
     from_nanos(us.saturating_mul(1_000))
 }
 
+/// A new pool of connections to `location` (none is opened until the first call).
+fn connect(location: &Location) -> Result<Connections> {
+    let unusable = |e: redis::RedisError| {
+        store_error(format!("Redis {location}: cannot use the location: {e}"))
+    };
+    fn builder<M: r2d2::ManageConnection>(location: &Location) -> r2d2::Builder<M> {
+        r2d2::Pool::builder()
+            .max_size(location.pool_size)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(location.connect_timeout)
+    }
+    let certificates = match &location.tls_ca_file {
+        None => None,
+        Some(path) => Some(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(path).map_err(|e| {
+                store_error(format!("Redis {location}: cannot read tls_ca_file: {e}"))
+            })?),
+        }),
+    };
+    Ok(if location.cluster {
+        let urls: Vec<String> = (0..location.nodes.len())
+            .map(|i| location.node_url(i))
+            .collect();
+        let mut client = redis::cluster::ClusterClient::builder(urls)
+            .connection_timeout(location.connect_timeout)
+            .response_timeout(location.timeout)
+            .retries(3);
+        if let Some(certificates) = certificates {
+            client = client.certs(certificates);
+        }
+        let client = client.build().map_err(unusable)?;
+        Connections::Cluster(builder(location).build_unchecked(ClusterManager { client }))
+    } else {
+        let client = match certificates {
+            None => redis::Client::open(location.node_url(0)),
+            Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
+        }
+        .map_err(unusable)?;
+        Connections::Single(builder(location).build_unchecked(NodeManager {
+            client,
+            connect_timeout: location.connect_timeout,
+            timeout: location.timeout,
+        }))
+    })
+}
+
 impl RedisStore {
     /// Connects to the Redis server or cluster at `location` (see [`location`] for the
     /// forms and options). `clock` is the manager's clock: it tells how long a session
@@ -244,52 +301,10 @@ impl RedisStore {
     /// it is malformed or the server cannot be reached within `connect_timeout_ms`.
     pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         let location = Location::parse(location)?;
-        let unusable = |e: redis::RedisError| {
-            store_error(format!("Redis {location}: cannot use the location: {e}"))
-        };
-        fn builder<M: r2d2::ManageConnection>(location: &Location) -> r2d2::Builder<M> {
-            r2d2::Pool::builder()
-                .max_size(location.pool_size)
-                .min_idle(Some(0))
-                .test_on_check_out(false)
-                .connection_timeout(location.connect_timeout)
-        }
-        let certificates = match &location.tls_ca_file {
-            None => None,
-            Some(path) => Some(redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(std::fs::read(path).map_err(|e| {
-                    store_error(format!("Redis {location}: cannot read tls_ca_file: {e}"))
-                })?),
-            }),
-        };
-        let connections = if location.cluster {
-            let urls: Vec<String> = (0..location.nodes.len())
-                .map(|i| location.node_url(i))
-                .collect();
-            let mut client = redis::cluster::ClusterClient::builder(urls)
-                .connection_timeout(location.connect_timeout)
-                .response_timeout(location.timeout)
-                .retries(3);
-            if let Some(certificates) = certificates {
-                client = client.certs(certificates);
-            }
-            let client = client.build().map_err(unusable)?;
-            Connections::Cluster(builder(&location).build_unchecked(ClusterManager { client }))
-        } else {
-            let client = match certificates {
-                None => redis::Client::open(location.node_url(0)),
-                Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
-            }
-            .map_err(unusable)?;
-            Connections::Single(builder(&location).build_unchecked(NodeManager {
-                client,
-                connect_timeout: location.connect_timeout,
-                timeout: location.timeout,
-            }))
-        };
+        let connections = connect(&location)?;
         let store = RedisStore {
-            connections,
+            connections: RwLock::new(Arc::new(connections)),
+            pid: AtomicU32::new(std::process::id()),
             keys: Keys::new(&location.prefix),
             location,
             clock,
@@ -301,6 +316,25 @@ impl RedisStore {
     /// The location, without credentials (`redis://host:port/db`).
     pub fn location(&self) -> String {
         self.location.to_string()
+    }
+
+    /// This process's pool. After a `fork()` the child finds the parent's pid and builds
+    /// a pool of its own: the inherited one holds sockets the parent still uses (the two
+    /// processes would read each other's replies) and worker threads that did not
+    /// survive the fork, so it is left untouched (leaked, never dropped: dropping could
+    /// close or write to the shared sockets).
+    fn connections(&self) -> Result<Arc<Connections>> {
+        let pid = std::process::id();
+        if self.pid.load(Ordering::Acquire) == pid {
+            return Ok(self.connections.read().clone());
+        }
+        let mut slot = self.connections.write();
+        if self.pid.load(Ordering::Acquire) != pid {
+            let fresh = Arc::new(connect(&self.location)?);
+            std::mem::forget(std::mem::replace(&mut *slot, fresh));
+            self.pid.store(pid, Ordering::Release);
+        }
+        Ok(slot.clone())
     }
 
     /// Runs `f` on a pooled connection; errors name the location and `action`.
@@ -322,7 +356,7 @@ impl RedisStore {
                 store.error(action, &e)
             })
         }
-        match &self.connections {
+        match &*self.connections()? {
             Connections::Single(pool) => {
                 let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
                 finish(self, action, &mut conn, f)
@@ -451,7 +485,7 @@ impl RedisStore {
     /// Runs `ops` as one script (all or nothing) on a standalone server; on a cluster,
     /// one script per shard, rolling back the shards already written if one fails.
     fn run_batch(&self, ops: &[Op]) -> Result<()> {
-        let groups: Vec<Vec<&Op>> = match self.connections {
+        let groups: Vec<Vec<&Op>> = match *self.connections()? {
             Connections::Single(_) => vec![ops.iter().collect()],
             Connections::Cluster(_) => {
                 let mut order: Vec<u8> = Vec::new();
@@ -577,7 +611,7 @@ impl RedisStore {
         args: &[String],
     ) -> Result<Vec<T>> {
         let shards: Vec<u8> = (0..SHARDS).map(|s| s as u8).collect();
-        let groups: Vec<&[u8]> = match self.connections {
+        let groups: Vec<&[u8]> = match *self.connections()? {
             Connections::Single(_) => vec![&shards[..]],
             Connections::Cluster(_) => shards.chunks(1).collect(),
         };
