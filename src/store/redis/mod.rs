@@ -17,23 +17,20 @@
 //! expires, and a deadline is never computed from an app server's clock. `purge_expired`
 //! removes expired records with their index entries.
 //!
-//! Connections: a pool (r2d2) of synchronous redis-rs connections with connect and
-//! read/write timeouts; a connection that failed is never reused. Reads and writes go
-//! to masters only (replicas are never read). The pool belongs to one process: a
-//! child made by `fork()` (a pre-forking server such as gunicorn with `--preload`)
-//! would share the parent's sockets, so the first call in a new process builds a pool
-//! of its own and never touches the inherited one.
+//! Connections: a pool (see [`pool`]) of synchronous redis-rs connections with connect
+//! and read/write timeouts; a connection that failed is never reused. Reads and writes
+//! go to masters only (replicas are never read). The pool has no threads and belongs to
+//! one process: a child made by `fork()` (a pre-forking server such as gunicorn with
+//! `--preload`) opens connections of its own and never touches the parent's.
 
 mod keys;
 pub mod location;
+mod pool;
 mod scripts;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-
-use parking_lot::RwLock;
 
 use redis::{ConnectionLike, RedisResult, Script, ScriptInvocation, Value};
 
@@ -46,6 +43,7 @@ use crate::token::TokenHash;
 use keys::{label, shard_of_label, Keys, SHARDS};
 pub(crate) use keys::{shard_of_hash, shard_of_id, shard_of_user};
 pub use location::Location;
+use pool::{Checkout, Connector, Pool};
 
 /// Most expired sessions one purge script removes per shard before the next call (so
 /// one call never blocks the server for long).
@@ -54,10 +52,7 @@ const PURGE_BATCH: usize = 1000;
 /// Sessions kept in Redis (a standalone server or a cluster), shared by every process
 /// that opens the same location.
 pub struct RedisStore {
-    /// The pool of the process in `pid` (see [`RedisStore::connections`]).
-    connections: RwLock<Arc<Connections>>,
-    /// The process that built `connections`.
-    pid: AtomicU32,
+    connections: Connections,
     keys: Keys,
     location: Location,
     clock: Arc<dyn Clock>,
@@ -72,72 +67,48 @@ impl std::fmt::Debug for RedisStore {
 }
 
 enum Connections {
-    Single(r2d2::Pool<NodeManager>),
-    Cluster(r2d2::Pool<ClusterManager>),
-}
-
-/// A pooled connection, marked broken after any failure that is not a reply from the
-/// server (an I/O error or a timeout may leave a reply in flight), so it is dropped
-/// instead of reused.
-struct Pooled<C> {
-    connection: C,
-    broken: bool,
+    Single(Pool<NodeConnector>),
+    Cluster(Pool<ClusterConnector>),
 }
 
 /// Opens standalone connections with the location's timeouts.
-struct NodeManager {
+struct NodeConnector {
     client: redis::Client,
     connect_timeout: Duration,
     timeout: Duration,
 }
 
-impl r2d2::ManageConnection for NodeManager {
-    type Connection = Pooled<redis::Connection>;
-    type Error = redis::RedisError;
+impl Connector for NodeConnector {
+    type Connection = redis::Connection;
 
-    fn connect(&self) -> RedisResult<Self::Connection> {
+    fn connect(&self) -> RedisResult<redis::Connection> {
         let connection = self
             .client
             .get_connection_with_timeout(self.connect_timeout)?;
         connection.set_read_timeout(Some(self.timeout))?;
         connection.set_write_timeout(Some(self.timeout))?;
-        Ok(Pooled {
-            connection,
-            broken: false,
-        })
+        Ok(connection)
     }
 
-    fn is_valid(&self, conn: &mut Self::Connection) -> RedisResult<()> {
-        redis::cmd("PING").query::<()>(&mut conn.connection)
-    }
-
-    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        conn.broken || !conn.connection.is_open()
+    fn is_open(connection: &redis::Connection) -> bool {
+        connection.is_open()
     }
 }
 
 /// Opens cluster connections (each one knows every master).
-struct ClusterManager {
+struct ClusterConnector {
     client: redis::cluster::ClusterClient,
 }
 
-impl r2d2::ManageConnection for ClusterManager {
-    type Connection = Pooled<redis::cluster::ClusterConnection>;
-    type Error = redis::RedisError;
+impl Connector for ClusterConnector {
+    type Connection = redis::cluster::ClusterConnection;
 
-    fn connect(&self) -> RedisResult<Self::Connection> {
-        Ok(Pooled {
-            connection: self.client.get_connection()?,
-            broken: false,
-        })
+    fn connect(&self) -> RedisResult<redis::cluster::ClusterConnection> {
+        self.client.get_connection()
     }
 
-    fn is_valid(&self, conn: &mut Self::Connection) -> RedisResult<()> {
-        redis::cmd("PING").query::<()>(&mut conn.connection)
-    }
-
-    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        conn.broken || !conn.connection.is_open()
+    fn is_open(connection: &redis::cluster::ClusterConnection) -> bool {
+        connection.is_open()
     }
 }
 
@@ -249,13 +220,8 @@ fn connect(location: &Location) -> Result<Connections> {
     let unusable = |e: redis::RedisError| {
         store_error(format!("Redis {location}: cannot use the location: {e}"))
     };
-    fn builder<M: r2d2::ManageConnection>(location: &Location) -> r2d2::Builder<M> {
-        r2d2::Pool::builder()
-            .max_size(location.pool_size)
-            .min_idle(Some(0))
-            .test_on_check_out(false)
-            .connection_timeout(location.connect_timeout)
-    }
+    let size = location.pool_size as usize;
+    let wait = location.connect_timeout;
     let certificates = match &location.tls_ca_file {
         None => None,
         Some(path) => Some(redis::TlsCertificates {
@@ -277,18 +243,19 @@ fn connect(location: &Location) -> Result<Connections> {
             client = client.certs(certificates);
         }
         let client = client.build().map_err(unusable)?;
-        Connections::Cluster(builder(location).build_unchecked(ClusterManager { client }))
+        Connections::Cluster(Pool::new(ClusterConnector { client }, size, wait))
     } else {
         let client = match certificates {
             None => redis::Client::open(location.node_url(0)),
             Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
         }
         .map_err(unusable)?;
-        Connections::Single(builder(location).build_unchecked(NodeManager {
+        let connector = NodeConnector {
             client,
             connect_timeout: location.connect_timeout,
             timeout: location.timeout,
-        }))
+        };
+        Connections::Single(Pool::new(connector, size, wait))
     })
 }
 
@@ -303,8 +270,7 @@ impl RedisStore {
         let location = Location::parse(location)?;
         let connections = connect(&location)?;
         let store = RedisStore {
-            connections: RwLock::new(Arc::new(connections)),
-            pid: AtomicU32::new(std::process::id()),
+            connections,
             keys: Keys::new(&location.prefix),
             location,
             clock,
@@ -318,66 +284,57 @@ impl RedisStore {
         self.location.to_string()
     }
 
-    /// This process's pool. After a `fork()` the child finds the parent's pid and builds
-    /// a pool of its own: the inherited one holds sockets the parent still uses (the two
-    /// processes would read each other's replies) and worker threads that did not
-    /// survive the fork, so it is left untouched (leaked, never dropped: dropping could
-    /// close or write to the shared sockets).
-    fn connections(&self) -> Result<Arc<Connections>> {
-        let pid = std::process::id();
-        if self.pid.load(Ordering::Acquire) == pid {
-            return Ok(self.connections.read().clone());
-        }
-        let mut slot = self.connections.write();
-        if self.pid.load(Ordering::Acquire) != pid {
-            let fresh = Arc::new(connect(&self.location)?);
-            std::mem::forget(std::mem::replace(&mut *slot, fresh));
-            self.pid.store(pid, Ordering::Release);
-        }
-        Ok(slot.clone())
-    }
-
     /// Runs `f` on a pooled connection; errors name the location and `action`.
     fn run<T>(
         &self,
         action: &str,
         f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<T> {
-        fn finish<C: ConnectionLike, T>(
+        fn on<K: Connector, T>(
             store: &RedisStore,
+            pool: &Pool<K>,
             action: &str,
-            conn: &mut Pooled<C>,
             f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
-        ) -> Result<T> {
-            f(&mut conn.connection).map_err(|e| {
+        ) -> Result<T>
+        where
+            K::Connection: ConnectionLike,
+        {
+            let mut conn = pool.get().map_err(|e| store.unreachable(e))?;
+            f(conn.connection()).map_err(|e| {
                 if e.kind() != redis::ErrorKind::ResponseError || e.is_io_error() {
-                    conn.broken = true;
+                    conn.mark_broken();
                 }
                 store.error(action, &e)
             })
         }
-        match &*self.connections()? {
-            Connections::Single(pool) => {
-                let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
-                finish(self, action, &mut conn, f)
-            }
-            Connections::Cluster(pool) => {
-                let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
-                finish(self, action, &mut conn, f)
-            }
+        match &self.connections {
+            Connections::Single(pool) => on(self, pool, action, f),
+            Connections::Cluster(pool) => on(self, pool, action, f),
         }
     }
 
-    fn unreachable(&self, err: &r2d2::Error) -> SessionError {
-        store_error(format!(
-            "Redis {}: cannot connect within {:?}: {err}",
-            self.location, self.location.connect_timeout
-        ))
+    /// The error for a connection that could not be had.
+    fn unreachable(&self, err: Checkout) -> SessionError {
+        let location = &self.location;
+        store_error(match err {
+            Checkout::Connect(e) if e.kind() == redis::ErrorKind::AuthenticationFailed => {
+                format!("Redis {location}: authentication failed (check the user name and password): {e}")
+            }
+            Checkout::Connect(e) if e.is_timeout() || e.is_connection_refusal() || e.is_io_error() => {
+                format!("Redis {location}: cannot connect within {:?}: {e}", location.connect_timeout)
+            }
+            Checkout::Connect(e) => format!("Redis {location}: cannot connect: {e}"),
+            Checkout::Busy { max, waited } => format!(
+                "Redis {location}: all {max} connections of the pool (pool_size) stayed in use for {waited:?}"
+            ),
+        })
     }
 
     fn error(&self, action: &str, err: &redis::RedisError) -> SessionError {
         let detail = if err.is_timeout() {
             format!("no reply within {:?} ({err})", self.location.timeout)
+        } else if err.kind() == redis::ErrorKind::Moved && !self.location.cluster {
+            format!("the server is a Redis Cluster node: open the cluster as redis+cluster://host:port,... ({err})")
         } else {
             err.to_string()
         };
@@ -485,7 +442,7 @@ impl RedisStore {
     /// Runs `ops` as one script (all or nothing) on a standalone server; on a cluster,
     /// one script per shard, rolling back the shards already written if one fails.
     fn run_batch(&self, ops: &[Op]) -> Result<()> {
-        let groups: Vec<Vec<&Op>> = match *self.connections()? {
+        let groups: Vec<Vec<&Op>> = match self.connections {
             Connections::Single(_) => vec![ops.iter().collect()],
             Connections::Cluster(_) => {
                 let mut order: Vec<u8> = Vec::new();
@@ -611,7 +568,7 @@ impl RedisStore {
         args: &[String],
     ) -> Result<Vec<T>> {
         let shards: Vec<u8> = (0..SHARDS).map(|s| s as u8).collect();
-        let groups: Vec<&[u8]> = match *self.connections()? {
+        let groups: Vec<&[u8]> = match self.connections {
             Connections::Single(_) => vec![&shards[..]],
             Connections::Cluster(_) => shards.chunks(1).collect(),
         };
