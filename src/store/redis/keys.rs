@@ -147,6 +147,13 @@ impl Keys {
         format!("{}u:{user_id}", self.base(shard_of_user(user_id)))
     }
 
+    /// The user index of `user_id` in `shard`, the shard of its records. The same as
+    /// [`Keys::user`] for a healthy record; a damaged record naming a user of another
+    /// shard still names a key in its own shard's slot.
+    pub fn user_in(&self, shard: u8, user_id: &str) -> String {
+        format!("{}u:{user_id}", self.base(shard))
+    }
+
     /// A shard's expiry index: a sorted set of session ids scored by expiry (µs).
     pub fn expiry(&self, shard: u8) -> String {
         format!("{}x", self.base(shard))

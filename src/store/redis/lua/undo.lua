@@ -2,10 +2,10 @@
 -- back the shards it already wrote). KEYS: record, user index, expiry index, token
 -- entries...; ARGV[1]: the id.
 local id = ARGV[1]
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], id)
-redis.call('ZREM', KEYS[3], id)
+call('DEL', KEYS[1])
+call('ZREM', KEYS[2], id)
+call('ZREM', KEYS[3], id)
 for i = 4, #KEYS do
-  if redis.call('GET', KEYS[i]) == id then redis.call('DEL', KEYS[i]) end
+  if call('GET', KEYS[i]) == id then call('DEL', KEYS[i]) end
 end
 return 'OK'
