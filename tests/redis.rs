@@ -764,8 +764,8 @@ fn scripts_refuse_undeclared_keys() {
 }
 
 /// 8 threads on ONE user, whose index every operation reads and every create and
-/// revoke-all changes (the optimistic scripts' RETRY path): 5 create at the limit
-/// (revoking the oldest), one revokes all, one purges, one lists. Expired sessions
+/// revoke-all changes (the optimistic scripts' RETRY path): 4 create at the limit
+/// (revoking the oldest), one revokes all, two purge, one lists. Expired sessions
 /// (of this user and others) wait to be purged meanwhile; the clock stands still
 /// during the race. Invariants: the user never has more than the limit of active
 /// sessions (in any listing), a revoke-all revokes every session created before it
@@ -791,8 +791,8 @@ fn one_user_limit_revoke_all_and_purge_race() {
         let store = RedisStore::open(&location, clock.clone()).expect("store");
         // Sessions that expire before the race: purge must remove them all.
         let mut expired = Vec::new();
-        for i in 0..40 {
-            let user = if i % 2 == 0 {
+        for i in 0..400 {
+            let user = if i % 10 == 0 {
                 "alice".to_owned()
             } else {
                 format!("u{i}")
@@ -814,9 +814,9 @@ fn one_user_limit_revoke_all_and_purge_race() {
                 .count()
         };
         std::thread::scope(|s| {
-            for _ in 0..5 {
+            for _ in 0..4 {
                 s.spawn(|| {
-                    for _ in 0..30 {
+                    for _ in 0..40 {
                         let session = manager
                             .create(CreateSessionOptions::for_user("alice"))
                             .expect("create at the limit");
@@ -838,11 +838,15 @@ fn one_user_limit_revoke_all_and_purge_race() {
                     }
                 }
             });
-            s.spawn(|| {
-                for _ in 0..15 {
-                    manager.purge_expired().expect("purge");
-                }
-            });
+            // Two purgers: both read the same expired sessions, one removes them, the
+            // other's script finds its view gone (RETRY).
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..15 {
+                        manager.purge_expired().expect("purge");
+                    }
+                });
+            }
             s.spawn(|| {
                 for _ in 0..30 {
                     let listed = store.list_for_user("alice".into()).expect("list");

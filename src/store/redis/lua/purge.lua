@@ -4,7 +4,7 @@
 -- as the caller read them (ZRANGEBYSCORE x -inf now LIMIT 0 limit, then HMGET).
 -- KEYS, per shard: the expiry index, then for each id its record, its user index (if
 -- u), the token entries of th and ph (if present).
--- Every view is checked before anything is removed. Returns {'RETRY'} (a view
+-- Every view is checked before anything is removed. Returns {'RETRY', 0} (a view
 -- changed: nothing done) | {'OK', removed}.
 local now, limit = ARGV[1], ARGV[2]
 local shards = {}
@@ -14,16 +14,16 @@ while ki <= #KEYS do
   local n = tonumber(ARGV[ai])
   ki, ai = ki + 1, ai + 1
   local members = call('ZRANGEBYSCORE', shard.x, '-inf', now, 'LIMIT', 0, limit)
-  if #members ~= n then return {'RETRY'} end
+  if #members ~= n then return {'RETRY', 0} end
   for i = 1, n do
     local e = {id = ARGV[ai], u = ARGV[ai + 1], th = ARGV[ai + 2], ph = ARGV[ai + 3], record = KEYS[ki]}
     ai, ki = ai + 4, ki + 1
-    if members[i] ~= e.id then return {'RETRY'} end
+    if members[i] ~= e.id then return {'RETRY', 0} end
     if e.u ~= '' then e.user, ki = KEYS[ki], ki + 1 end
     if e.th ~= '' then e.token, ki = KEYS[ki], ki + 1 end
     if e.ph ~= '' then e.previous, ki = KEYS[ki], ki + 1 end
     local f = call('HMGET', e.record, 'u', 'th', 'ph')
-    if (f[1] or '') ~= e.u or (f[2] or '') ~= e.th or (f[3] or '') ~= e.ph then return {'RETRY'} end
+    if (f[1] or '') ~= e.u or (f[2] or '') ~= e.th or (f[3] or '') ~= e.ph then return {'RETRY', 0} end
     shard.entries[i] = e
   end
   shards[#shards + 1] = shard
