@@ -902,3 +902,77 @@ fn a_cluster_node_opened_as_standalone_says_so() {
     // About two thirds of the users live on the other two masters.
     assert!(refused >= 5, "{refused} of 30 refused");
 }
+
+/// A write trims its shard's expiry index of sessions whose records Redis's TTL
+/// collected (by the deadline index, on the server's clock), with their entries in the
+/// writing user's index, so neither grows without a purge; a session whose record is
+/// alive keeps its entries whatever the manager's clock says.
+#[test]
+fn writes_trim_entries_of_collected_records() {
+    let server = PrivateServer::start();
+    let clock = TestClock::starting_at(SystemTime::now());
+    let location = format!("{}?expiry_grace_s=0", server.url());
+    let manager = SessionManager::open(
+        location.clone(),
+        SessionConfig::default(),
+        Some(clock.clone()),
+    )
+    .expect("open");
+    let store = RedisStore::open(&location, clock.clone()).expect("store");
+    let short = |user: &str| CreateSessionOptions {
+        expires_in: Some(Duration::from_millis(300)),
+        ..CreateSessionOptions::for_user(user)
+    };
+    let gone = manager.create(short("alice")).unwrap();
+    // Alive on the server for a day, though the manager's clock says it expired long
+    // ago: its entries must stay.
+    let kept = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    clock.advance(Duration::from_secs(3 * 86_400));
+    std::thread::sleep(Duration::from_millis(600));
+    // `gone`'s record is collected; its entries remain until a write to the shard.
+    assert!(store.get(gone.id.clone()).unwrap().is_none());
+    let expiry_entries = || -> usize {
+        let keys = server.cli(&["--scan", "--pattern", "sessions:*:x"]);
+        keys.lines()
+            .map(|k| {
+                server
+                    .cli(&["zcard", k.trim()])
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let user_entries = || -> usize {
+        let keys = server.cli(&["--scan", "--pattern", "sessions:*:u:alice"]);
+        keys.lines()
+            .map(|k| {
+                server
+                    .cli(&["zcard", k.trim()])
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    assert_eq!((expiry_entries(), user_entries()), (2, 2));
+    let fresh = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    assert_eq!(
+        (expiry_entries(), user_entries()),
+        (2, 2),
+        "gone's entries trimmed"
+    );
+    let listed: BTreeSet<String> = store
+        .list_for_user("alice".into())
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, BTreeSet::from([kept.id, fresh.id]));
+    assert_eq!(store.count().unwrap(), 2);
+    assert_index_matches(&store);
+}

@@ -159,6 +159,13 @@ impl Keys {
         format!("{}x", self.base(shard))
     }
 
+    /// A shard's deadline index: a sorted set of session ids scored by their record's
+    /// TTL deadline (the server's milliseconds since the epoch), so a write can tell,
+    /// by the server's clock alone, which records Redis has collected.
+    pub fn deadlines(&self, shard: u8) -> String {
+        format!("{}d", self.base(shard))
+    }
+
     /// An id alias in `shard`: id -> its user's shard label. Written only in the id's
     /// home shard ([`shard_of_id`]); a lookup in another shard names the key there
     /// (absent) so that all its keys share one slot.
@@ -230,6 +237,7 @@ mod tests {
             keys.session(shard, "id-1"),
             keys.token(shard, "ab"),
             keys.expiry(shard),
+            keys.deadlines(shard),
         ] {
             assert_eq!(key_slot(key.as_bytes()), slot);
         }

@@ -38,14 +38,19 @@
 //! session has left by the manager's clock, plus a grace (`expiry_grace_s`, an hour
 //! by default), so a revoked session still answers `SessionRevoked` until it
 //! expires, and a deadline is never computed from an app server's clock. `purge_expired`
-//! removes expired records with their index entries. A user index entry whose record
-//! Redis's TTL collected first is pruned by the next list, limited insert or
-//! revoke-all of that user; an expiry index entry, by the next purge. Nothing trims the
-//! expiry index by score alone: its scores are expiries on the manager's clock, while
-//! the records' TTLs run on the server's, so a score cutoff (now minus the grace) would
-//! drop the entries of records still alive whenever the two clocks do not advance
-//! together (a test clock, a clock stepped forward), and purge would then never remove
-//! them. Run `purge_expired` periodically: it is what bounds the expiry index.
+//! removes expired records with their index entries.
+//!
+//! Garbage without purge: each shard also keeps a deadline index (ids scored by their
+//! record's TTL deadline, server milliseconds). Every write of a session (insert,
+//! compare-and-swap) removes, from its shard's expiry index and its user's index, the
+//! entries of at most 32 records whose deadline has passed on the server's clock (so
+//! Redis has collected them), so the expiry index stays bounded even if nobody calls
+//! `purge_expired`. The expiry index itself cannot be trimmed by score: its scores are
+//! expiries on the manager's clock while TTLs run on the server's, so a cutoff of now
+//! minus the grace would drop entries of live records whenever the two clocks do not
+//! advance together (a stepped or test clock), and purge would then never remove them.
+//! A user index entry of a collected record of another user is pruned by that user's
+//! next list, limited insert or revoke-all.
 //!
 //! Connections: a pool (r2d2) of synchronous redis-rs connections with connect and
 //! read/write timeouts; a connection that failed is never reused. Reads and writes go
@@ -185,6 +190,8 @@ struct SessionOp {
     record: String,
     user: String,
     expiry: String,
+    /// The shard's deadline index (see `Keys::deadlines`).
+    deadlines: String,
     token: String,
     previous: Option<String>,
     /// Alias keys in this shard that must not exist, with what a conflict means.
@@ -236,7 +243,11 @@ impl Op {
                 for (_, what) in &s.guards {
                     inv.arg(*what);
                 }
-                inv.key(&s.record).key(&s.user).key(&s.expiry).key(&s.token);
+                inv.key(&s.record)
+                    .key(&s.user)
+                    .key(&s.expiry)
+                    .key(&s.deadlines)
+                    .key(&s.token);
                 if let Some(p) = &s.previous {
                     inv.key(p);
                 }
@@ -466,6 +477,7 @@ impl RedisStore {
             record: self.keys.session(shard, &session.id),
             user: self.keys.user(&session.user_id),
             expiry: self.keys.expiry(shard),
+            deadlines: self.keys.deadlines(shard),
             token: self.keys.token(shard, &token_hash),
             previous: previous.as_ref().map(|p| self.keys.token(shard, p)),
             guards,
@@ -542,7 +554,11 @@ impl RedisStore {
                 }),
                 Op::Session(s) => self
                     .invoke::<Value>("roll back", &scripts::UNDO, |inv| {
-                        inv.key(&s.record).key(&s.user).key(&s.expiry).key(&s.token);
+                        inv.key(&s.record)
+                            .key(&s.user)
+                            .key(&s.expiry)
+                            .key(&s.deadlines)
+                            .key(&s.token);
                         if let Some(p) = &s.previous {
                             inv.key(p);
                         }
@@ -728,7 +744,9 @@ impl RedisStore {
             inv.arg(now_us).arg(PURGE_BATCH);
             let mut fields = fields.iter();
             for shard in &found {
-                inv.key(self.keys.expiry(shard.shard)).arg(shard.ids.len());
+                inv.key(self.keys.expiry(shard.shard))
+                    .key(self.keys.deadlines(shard.shard))
+                    .arg(shard.ids.len());
                 for id in &shard.ids {
                     let [user, th, ph] = fields.next().cloned().unwrap_or_default();
                     inv.arg(id)

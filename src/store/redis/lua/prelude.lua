@@ -67,7 +67,7 @@ end
 -- Reads one operation of a batch from ARGV at index ai and KEYS at index ki.
 --   'S' (a session): ARGV nguards, has_previous, id, created_us, expires_us, ttl_ms,
 --       nfields, fields..., guard kinds...; KEYS record, user index, expiry index,
---       token entry, [previous token entry], guards...
+--       deadline index, token entry, [previous token entry], guards...
 --   'C' (an alias claim): ARGV kind ('id' | 'hash'), mode ('strict' | 'ensure'),
 --       value, ttl_ms; KEYS alias, the home key a stored session would have.
 local function parse_op(ai, ki)
@@ -83,8 +83,9 @@ local function parse_op(ai, ki)
   op.fields = {}
   for i = 1, nfields do op.fields[i] = ARGV[ai + 7 + i] end
   ai = ai + 8 + nfields
-  op.record, op.user, op.expiry, op.token = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2], KEYS[ki + 3]
-  ki = ki + 4
+  op.record, op.user, op.expiry, op.deadlines = KEYS[ki], KEYS[ki + 1], KEYS[ki + 2], KEYS[ki + 3]
+  op.token = KEYS[ki + 4]
+  ki = ki + 5
   if has_prev then op.previous = KEYS[ki]; ki = ki + 1 end
   op.guards = {}
   for i = 1, nguards do
@@ -126,4 +127,15 @@ local function apply(op, now_ms)
   call('ZADD', op.user, op.created, op.id)
   extend(op.user, deadline)
   call('ZADD', op.expiry, op.expires, op.id)
+  call('ZADD', op.deadlines, deadline, op.id)
+  -- Opportunistic trim: a record whose TTL deadline (the server's time, in the
+  -- deadline index) has passed is gone, so its expiry index entry goes too (what purge
+  -- would do), and its entry in this user's index if it was this user's. At most 32
+  -- per write; the server's clock alone decides, so no manager clock can make a live
+  -- record's entries go.
+  for _, id in ipairs(call('ZRANGEBYSCORE', op.deadlines, '-inf', string.format('(%.0f', now_ms), 'LIMIT', 0, 32)) do
+    call('ZREM', op.expiry, id)
+    call('ZREM', op.user, id)
+    call('ZREM', op.deadlines, id)
+  end
 end

@@ -2,17 +2,17 @@
 -- Optimistic (phase 2 of 2): ARGV[1] = now (µs), ARGV[2] = the per-shard limit, then
 -- for each shard n and, n times, the id and its record's u, th, ph ('' when absent),
 -- as the caller read them (ZRANGEBYSCORE x -inf now LIMIT 0 limit, then HMGET).
--- KEYS, per shard: the expiry index, then for each id its record, its user index (if
--- u), the token entries of th and ph (if present).
+-- KEYS, per shard: the expiry index, the deadline index, then for each id its record,
+-- its user index (if u), the token entries of th and ph (if present).
 -- Every view is checked before anything is removed. Returns {'RETRY', 0} (a view
 -- changed: nothing done) | {'OK', removed}.
 local now, limit = ARGV[1], ARGV[2]
 local shards = {}
 local ai, ki = 3, 1
 while ki <= #KEYS do
-  local shard = {x = KEYS[ki], entries = {}}
+  local shard = {x = KEYS[ki], d = KEYS[ki + 1], entries = {}}
   local n = tonumber(ARGV[ai])
-  ki, ai = ki + 1, ai + 1
+  ki, ai = ki + 2, ai + 1
   local members = call('ZRANGEBYSCORE', shard.x, '-inf', now, 'LIMIT', 0, limit)
   if #members ~= n then return {'RETRY', 0} end
   for i = 1, n do
@@ -41,6 +41,7 @@ for _, shard in ipairs(shards) do
       call('DEL', e.record)
     end
     call('ZREM', shard.x, e.id)
+    call('ZREM', shard.d, e.id)
     removed = removed + 1
   end
 end
