@@ -976,3 +976,21 @@ fn writes_trim_entries_of_collected_records() {
     assert_eq!(store.count().unwrap(), 2);
     assert_index_matches(&store);
 }
+
+/// `rediss://` to a plaintext server fails within the connect timeout with a `Store`
+/// error that says the TLS handshake did not complete, never the password.
+#[test]
+fn tls_to_a_plaintext_server_says_so() {
+    let url = redis_env::standalone_url();
+    let location = format!(
+        "{}?connect_timeout_ms=500",
+        url.replacen("redis://", "rediss://:hunter2@", 1)
+    );
+    let started = Instant::now();
+    let err = SessionManager::open(location, SessionConfig::default(), None).unwrap_err();
+    let text = err.to_string();
+    assert!(started.elapsed() < Duration::from_secs(3), "{text}");
+    assert!(matches!(err, SessionError::Store { .. }), "{text}");
+    assert!(text.contains("TLS handshake"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

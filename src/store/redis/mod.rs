@@ -382,8 +382,17 @@ impl RedisStore {
     }
 
     fn unreachable(&self, err: &r2d2::Error) -> SessionError {
+        // r2d2 names the last connection error when there was one; without one, no
+        // attempt finished: with TLS, the handshake never completed, which is what a
+        // plaintext server does (it waits for a command that never comes).
+        let hint = if self.location.tls && !err.to_string().contains(": ") {
+            " (no TLS handshake completed: a plaintext server never completes one; use \
+             redis:// for it)"
+        } else {
+            ""
+        };
         store_error(format!(
-            "Redis {}: cannot connect within {:?}: {err}",
+            "Redis {}: cannot connect within {:?}: {err}{hint}",
             self.location, self.location.connect_timeout
         ))
     }
