@@ -643,3 +643,354 @@ fn tls_with_a_trusted_authority() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// The prelude's key check, every script's only way to Redis: a script that touches a
+/// key it did not declare fails with an error naming the key, as does an unknown
+/// command; declared keys work; the one read beside KEYS[1] (lookup.lua) is refused
+/// outside KEYS[1]'s hash tag. The pattern the scripts used before (a record reached
+/// through an index by a key prefix in ARGV, in the same slot) is refused too.
+#[test]
+fn scripts_refuse_undeclared_keys() {
+    let client = redis::Client::open(redis_env::standalone_url()).expect("client");
+    let mut c = client.get_connection().expect("connection");
+    let tag = format!("kc{}x{}", std::process::id(), redis_env::free_port());
+    let key = |name: &str| format!("t:{{{tag}}}:{name}");
+    let run = |c: &mut redis::Connection, body: &str, keys: &[String], args: &[String]| {
+        let script = redis::Script::new(&format!(
+            "{}\n{body}",
+            include_str!("../src/store/redis/lua/prelude.lua")
+        ));
+        let mut inv = script.prepare_invoke();
+        for k in keys {
+            inv.key(k);
+        }
+        for a in args {
+            inv.arg(a);
+        }
+        inv.invoke::<String>(c)
+    };
+    let refused = |outcome: redis::RedisResult<String>, what: &str| {
+        let err = outcome.expect_err(what);
+        assert!(err.to_string().contains(what), "{err}");
+    };
+    let a = key("a");
+    assert_eq!(
+        run(
+            &mut c,
+            "call('SET', KEYS[1], 'v') return call('GET', KEYS[1])",
+            std::slice::from_ref(&a),
+            &[]
+        )
+        .expect("declared key"),
+        "v"
+    );
+    let b = key("b");
+    refused(
+        run(
+            &mut c,
+            "return call('GET', ARGV[1])",
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&b),
+        ),
+        &format!("GET on undeclared key {b}"),
+    );
+    refused(
+        run(
+            &mut c,
+            "return call('DEL', KEYS[1], ARGV[1])",
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&b),
+        ),
+        &format!("DEL on undeclared key {b}"),
+    );
+    refused(
+        run(
+            &mut c,
+            "return call('KEYS', '*')",
+            std::slice::from_ref(&a),
+            &[],
+        ),
+        "command KEYS is not known to the key check",
+    );
+    // The read beside the first key: same hash tag only.
+    assert_eq!(
+        run(
+            &mut c,
+            "read_beside_first_key(ARGV[1]) return 'read'",
+            std::slice::from_ref(&a),
+            std::slice::from_ref(&b),
+        )
+        .expect("same tag"),
+        "read"
+    );
+    refused(
+        run(
+            &mut c,
+            "read_beside_first_key(ARGV[1]) return 'read'",
+            std::slice::from_ref(&a),
+            &["t:{other}:s:1".to_owned()],
+        ),
+        "outside the hash tag",
+    );
+    // The former revoke_all.lua: records found through the user index, in the same
+    // slot but not declared.
+    let _: () = redis::pipe()
+        .cmd("ZADD")
+        .arg(key("u:alice"))
+        .arg(1)
+        .arg("id-1")
+        .cmd("HSET")
+        .arg(key("s:id-1"))
+        .arg("v")
+        .arg(1)
+        .query(&mut c)
+        .expect("setup");
+    refused(
+        run(
+            &mut c,
+            "for _, id in ipairs(call('ZRANGE', KEYS[1], 0, -1)) do \
+             call('HMGET', ARGV[1] .. id, 'r', 'v') end return 'done'",
+            &[key("u:alice")],
+            &[key("s:")],
+        ),
+        &format!("HMGET on undeclared key {}", key("s:id-1")),
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(a)
+        .arg(key("u:alice"))
+        .arg(key("s:id-1"))
+        .query(&mut c)
+        .expect("cleanup");
+}
+
+/// 8 threads on ONE user, whose index every operation reads and every create and
+/// revoke-all changes (the optimistic scripts' RETRY path): 4 create at the limit
+/// (revoking the oldest), one revokes all, two purge, one lists. Expired sessions
+/// (of this user and others) wait to be purged meanwhile; the clock stands still
+/// during the race. Invariants: the user never has more than the limit of active
+/// sessions (in any listing), a revoke-all revokes every session created before it
+/// began, purge removes no live session and every expired one, and the indexes
+/// match the sessions.
+#[test]
+fn one_user_limit_revoke_all_and_purge_race() {
+    const LIMIT: i32 = 3;
+    for url in [redis_env::standalone_url(), redis_env::cluster_url()] {
+        let location = redis_env::fresh_prefix(&url);
+        let clock = TestClock::starting_at(SystemTime::now());
+        let manager = SessionManager::open(
+            location.clone(),
+            SessionConfig {
+                default_expires_in: Some(Duration::from_secs(60)),
+                max_sessions_per_user: Some(LIMIT),
+                session_limit_action: Some(sessions::SessionLimitAction::RevokeOldest),
+                ..SessionConfig::default()
+            },
+            Some(clock.clone()),
+        )
+        .expect("open");
+        let store = RedisStore::open(&location, clock.clone()).expect("store");
+        // Sessions that expire before the race: purge must remove them all.
+        let mut expired = Vec::new();
+        for i in 0..400 {
+            let user = if i % 10 == 0 {
+                "alice".to_owned()
+            } else {
+                format!("u{i}")
+            };
+            expired.push(
+                manager
+                    .create(CreateSessionOptions::for_user(user))
+                    .unwrap()
+                    .id,
+            );
+        }
+        clock.advance(Duration::from_secs(120));
+        let now = clock.at();
+        let created = parking_lot::Mutex::new(Vec::<String>::new());
+        let active = |sessions: &[sessions::Session]| {
+            sessions
+                .iter()
+                .filter(|s| s.revoked_at.is_none() && s.expires_at > now)
+                .count()
+        };
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..40 {
+                        let session = manager
+                            .create(CreateSessionOptions::for_user("alice"))
+                            .expect("create at the limit");
+                        created.lock().push(session.id);
+                        let listed = store.list_for_user("alice".into()).expect("list");
+                        assert!(active(&listed) <= LIMIT as usize, "over the limit");
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..15 {
+                    let before = created.lock().clone();
+                    manager
+                        .destroy_all_for_user("alice".into())
+                        .expect("destroy all");
+                    for id in before {
+                        let s = store.get(id).expect("get").expect("a live session stays");
+                        assert!(s.revoked_at.is_some(), "revoke-all missed a session");
+                    }
+                }
+            });
+            // Two purgers: both read the same expired sessions, one removes them, the
+            // other's script finds its view gone (RETRY).
+            for _ in 0..2 {
+                s.spawn(|| {
+                    for _ in 0..15 {
+                        manager.purge_expired().expect("purge");
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..30 {
+                    let listed = store.list_for_user("alice".into()).expect("list");
+                    assert!(active(&listed) <= LIMIT as usize, "over the limit");
+                }
+            });
+        });
+        manager.purge_expired().expect("purge");
+        let created = created.into_inner();
+        for id in &created {
+            assert!(
+                store.get(id.clone()).unwrap().is_some(),
+                "purge removed a live session"
+            );
+        }
+        for id in &expired {
+            assert!(
+                store.get(id.clone()).unwrap().is_none(),
+                "an expired session stayed"
+            );
+        }
+        let listed = store.list_for_user("alice".into()).unwrap();
+        assert_eq!(listed.len(), created.len(), "alice's index");
+        assert!(active(&listed) <= LIMIT as usize);
+        assert_index_matches(&store);
+        assert_eq!(store.count().unwrap(), created.len() as i64);
+    }
+}
+
+/// A `redis://` location naming one node of a cluster opens (the node answers PING),
+/// but the keys of most users live on other nodes: those calls fail with a `Store`
+/// error saying to use `redis+cluster://`, not a bare MOVED.
+#[test]
+fn a_cluster_node_opened_as_standalone_says_so() {
+    let url = redis_env::cluster_url();
+    let port = redis_env::ports(&url)[0];
+    let manager = open(
+        &redis_env::fresh_prefix(&format!("redis://127.0.0.1:{port}/0")),
+        Arc::new(SystemClock),
+    );
+    let mut refused = 0;
+    for i in 0..30 {
+        if let Err(e) = manager.create(CreateSessionOptions::for_user(format!("user-{i}"))) {
+            let text = e.to_string();
+            assert!(matches!(e, SessionError::Store { .. }), "{text}");
+            assert!(
+                text.contains("Cluster node") && text.contains("redis+cluster://"),
+                "{text}"
+            );
+            refused += 1;
+        }
+    }
+    // About two thirds of the users live on the other two masters.
+    assert!(refused >= 5, "{refused} of 30 refused");
+}
+
+/// A write trims its shard's expiry index of sessions whose records Redis's TTL
+/// collected (by the deadline index, on the server's clock), with their entries in the
+/// writing user's index, so neither grows without a purge; a session whose record is
+/// alive keeps its entries whatever the manager's clock says.
+#[test]
+fn writes_trim_entries_of_collected_records() {
+    let server = PrivateServer::start();
+    let clock = TestClock::starting_at(SystemTime::now());
+    let location = format!("{}?expiry_grace_s=0", server.url());
+    let manager = SessionManager::open(
+        location.clone(),
+        SessionConfig::default(),
+        Some(clock.clone()),
+    )
+    .expect("open");
+    let store = RedisStore::open(&location, clock.clone()).expect("store");
+    let short = |user: &str| CreateSessionOptions {
+        expires_in: Some(Duration::from_millis(300)),
+        ..CreateSessionOptions::for_user(user)
+    };
+    let gone = manager.create(short("alice")).unwrap();
+    // Alive on the server for a day, though the manager's clock says it expired long
+    // ago: its entries must stay.
+    let kept = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    clock.advance(Duration::from_secs(3 * 86_400));
+    std::thread::sleep(Duration::from_millis(600));
+    // `gone`'s record is collected; its entries remain until a write to the shard.
+    assert!(store.get(gone.id.clone()).unwrap().is_none());
+    let expiry_entries = || -> usize {
+        let keys = server.cli(&["--scan", "--pattern", "sessions:*:x"]);
+        keys.lines()
+            .map(|k| {
+                server
+                    .cli(&["zcard", k.trim()])
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    let user_entries = || -> usize {
+        let keys = server.cli(&["--scan", "--pattern", "sessions:*:u:alice"]);
+        keys.lines()
+            .map(|k| {
+                server
+                    .cli(&["zcard", k.trim()])
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    assert_eq!((expiry_entries(), user_entries()), (2, 2));
+    let fresh = manager
+        .create(CreateSessionOptions::for_user("alice"))
+        .unwrap();
+    assert_eq!(
+        (expiry_entries(), user_entries()),
+        (2, 2),
+        "gone's entries trimmed"
+    );
+    let listed: BTreeSet<String> = store
+        .list_for_user("alice".into())
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, BTreeSet::from([kept.id, fresh.id]));
+    assert_eq!(store.count().unwrap(), 2);
+    assert_index_matches(&store);
+}
+
+/// `rediss://` to a plaintext server fails within the connect timeout with a `Store`
+/// error that says the TLS handshake did not complete, never the password.
+#[test]
+fn tls_to_a_plaintext_server_says_so() {
+    let url = redis_env::standalone_url();
+    let location = format!(
+        "{}?connect_timeout_ms=500",
+        url.replacen("redis://", "rediss://:hunter2@", 1)
+    );
+    let started = Instant::now();
+    let err = SessionManager::open(location, SessionConfig::default(), None).unwrap_err();
+    let text = err.to_string();
+    assert!(started.elapsed() < Duration::from_secs(3), "{text}");
+    assert!(matches!(err, SessionError::Store { .. }), "{text}");
+    assert!(text.contains("TLS handshake"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

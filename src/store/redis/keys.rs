@@ -147,9 +147,23 @@ impl Keys {
         format!("{}u:{user_id}", self.base(shard_of_user(user_id)))
     }
 
+    /// The user index of `user_id` in `shard`, the shard of its records. The same as
+    /// [`Keys::user`] for a healthy record; a damaged record naming a user of another
+    /// shard still names a key in its own shard's slot.
+    pub fn user_in(&self, shard: u8, user_id: &str) -> String {
+        format!("{}u:{user_id}", self.base(shard))
+    }
+
     /// A shard's expiry index: a sorted set of session ids scored by expiry (µs).
     pub fn expiry(&self, shard: u8) -> String {
         format!("{}x", self.base(shard))
+    }
+
+    /// A shard's deadline index: a sorted set of session ids scored by their record's
+    /// TTL deadline (the server's milliseconds since the epoch), so a write can tell,
+    /// by the server's clock alone, which records Redis has collected.
+    pub fn deadlines(&self, shard: u8) -> String {
+        format!("{}d", self.base(shard))
     }
 
     /// An id alias in `shard`: id -> its user's shard label. Written only in the id's
@@ -223,6 +237,7 @@ mod tests {
             keys.session(shard, "id-1"),
             keys.token(shard, "ab"),
             keys.expiry(shard),
+            keys.deadlines(shard),
         ] {
             assert_eq!(key_slot(key.as_bytes()), slot);
         }

@@ -1,6 +1,12 @@
 //! Parsing a Redis location: `redis://[user:password@]host:port[/db][?options]`,
 //! `rediss://…` (TLS), and a cluster as `redis+cluster://h1:p1,h2:p2,h3:p3[?options]`
-//! (`rediss+cluster://…` with TLS). Errors and `Display` never show the password.
+//! (`rediss+cluster://…` with TLS). Schemes are matched in any letter case; an IPv6
+//! host is written in brackets (`redis://[::1]:6379/0`). Errors and `Display` never
+//! show the password.
+//!
+//! A location that starts like a Redis URL (`redis:`, `rediss:`, `redis+…`,
+//! `rediss+…`, any case) but does not parse is an `InvalidConfig` error naming what
+//! is wrong: it is never taken for a SQLite file name.
 //!
 //! Options (query parameters): `connect_timeout_ms` (default 2000), `timeout_ms`
 //! (reads and writes, default 2000), `pool_size` (connections, default 8), `prefix`
@@ -14,9 +20,18 @@ use std::time::Duration;
 
 use crate::error::{Result, SessionError};
 
-/// Whether `location` names a Redis server or cluster (rather than a file path).
+/// Whether `location` is meant as a Redis server or cluster rather than a file path:
+/// it starts with `redis:`, `rediss:`, `redis+` or `rediss+`, in any letter case. Such
+/// a location is parsed by [`Location::parse`], which refuses a malformed one.
 pub fn is_redis(location: &str) -> bool {
-    SCHEMES.iter().any(|(s, _, _)| location.starts_with(s))
+    let head: String = location
+        .chars()
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    ["redis:", "rediss:", "redis+", "rediss+"]
+        .iter()
+        .any(|p| head.starts_with(p))
 }
 
 /// (scheme prefix, TLS, cluster)
@@ -71,7 +86,7 @@ impl fmt::Display for Location {
             (false, true) => "redis+cluster",
             (true, true) => "rediss+cluster",
         };
-        let nodes: Vec<String> = self.nodes.iter().map(|(h, p)| format!("{h}:{p}")).collect();
+        let nodes: Vec<String> = self.nodes.iter().map(|(h, p)| host_port(h, *p)).collect();
         write!(f, "{scheme}://{}", nodes.join(","))?;
         if !self.cluster && self.db != 0 {
             write!(f, "/{}", self.db)?;
@@ -81,22 +96,42 @@ impl fmt::Display for Location {
 }
 
 fn bad(shown: &str, why: impl fmt::Display) -> SessionError {
-    SessionError::Store {
+    SessionError::InvalidConfig {
         reason: format!("invalid Redis location {shown}: {why}"),
     }
 }
 
+/// `host:port`, with an IPv6 host in brackets (`[::1]:6379`).
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 impl Location {
-    /// Parses a location; a `Store` error (never containing the password) otherwise.
+    /// Parses a location (the scheme in any letter case); an `InvalidConfig` error
+    /// naming the problem (never containing the password) otherwise.
     pub fn parse(text: &str) -> Result<Self> {
         let (scheme, tls, cluster) = SCHEMES
             .iter()
-            .find(|(s, _, _)| text.starts_with(s))
+            .find(|(s, _, _)| {
+                text.get(..s.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(s))
+            })
             .copied()
             .ok_or_else(|| {
+                // Only what precedes the first `:` or `/` is shown (never credentials).
+                let head: String = text
+                    .chars()
+                    .take_while(|c| !matches!(c, ':' | '/' | '@'))
+                    .take(32)
+                    .collect();
                 bad(
-                    "(unknown scheme)",
-                    "expected redis://, rediss://, redis+cluster:// or rediss+cluster://",
+                    &format!("({head}:…)"),
+                    "expected redis://, rediss://, redis+cluster:// or rediss+cluster:// \
+                     followed by host:port",
                 )
             })?;
         // Credentials end at the LAST `@` of the whole location, so a password holding an
@@ -156,8 +191,12 @@ impl Location {
             expiry_grace: Duration::from_secs(3600),
             tls_ca_file: None,
         };
+        let mut seen = std::collections::HashSet::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if !seen.insert(name) {
+                return Err(bad(&shown, format!("option {name:?} is given twice")));
+            }
             let number = || {
                 value.parse::<u64>().map_err(|_| {
                     bad(
@@ -217,7 +256,7 @@ impl Location {
         } else {
             format!("/{}", self.db)
         };
-        format!("{scheme}://{credentials}{host}:{port}{db}")
+        format!("{scheme}://{credentials}{}{db}", host_port(host, *port))
     }
 }
 
@@ -360,5 +399,67 @@ mod tests {
         assert!(is_redis("rediss+cluster://x:1"));
         assert!(!is_redis("/var/lib/sessions.sqlite"));
         assert!(!is_redis("redis.sqlite"));
+        assert!(!is_redis("redisdata/sessions.sqlite"));
+        // Anything that starts like a Redis URL is one (a malformed one is refused by
+        // `parse`), never a SQLite file name.
+        for text in [
+            "REDIS://h",
+            "Rediss://h",
+            "redis:host:6379",
+            "redis+sentinel://h",
+            "é",
+        ] {
+            assert_eq!(is_redis(text), text != "é", "{text}");
+        }
+    }
+
+    #[test]
+    fn schemes_in_any_case() {
+        let l = Location::parse("REDIS://Host:1/2").unwrap();
+        assert_eq!((l.tls, l.cluster, l.db), (false, false, 2));
+        let l = Location::parse("Rediss+Cluster://h:1,h:2").unwrap();
+        assert_eq!((l.tls, l.cluster, l.nodes.len()), (true, true, 2));
+    }
+
+    #[test]
+    fn malformed_redis_urls_are_invalid_config() {
+        for (text, says) in [
+            ("redis:host:6379", "expected redis://"),
+            ("redis:/host", "expected redis://"),
+            ("redis+sentinel://:hunter2@h:1", "expected redis://"),
+            ("redis:hunter2@h", "expected redis://"),
+            (
+                "redis://h:1?timeout_ms=5&timeout_ms=6",
+                "\"timeout_ms\" is given twice",
+            ),
+            (
+                "redis://:hunter2@h:1?prefix=a&prefix=a",
+                "\"prefix\" is given twice",
+            ),
+        ] {
+            let err = Location::parse(text).unwrap_err();
+            let message = err.to_string();
+            assert!(
+                matches!(err, SessionError::InvalidConfig { .. }),
+                "{text}: {message}"
+            );
+            assert!(message.contains(says), "{text}: {message}");
+            assert!(!message.contains("hunter2"), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn ipv6_hosts() {
+        let l = Location::parse("redis://:pw@[::1]:6380/0").unwrap();
+        assert_eq!(l.nodes, vec![("::1".to_owned(), 6380)]);
+        assert_eq!(l.to_string(), "redis://[::1]:6380");
+        assert_eq!(l.node_url(0), "redis://:pw@[::1]:6380/0");
+        let l = Location::parse("redis://[fe80::1]").unwrap();
+        assert_eq!(l.node_url(0), "redis://[fe80::1]:6379/0");
+        let l = Location::parse("redis+cluster://[::1]:7000,127.0.0.1:7001").unwrap();
+        assert_eq!(l.to_string(), "redis+cluster://[::1]:7000,127.0.0.1:7001");
+        assert_eq!(l.node_url(0), "redis://[::1]:7000");
+        // redis-rs accepts the URL it is given.
+        assert!(redis::Client::open(l.node_url(0)).is_ok());
     }
 }

@@ -10,6 +10,29 @@
 //! index never holds a stale or missing session, and a revoked record is never
 //! written again (the compare-and-swap refuses revoked records).
 //!
+//! Declared keys: every script declares in KEYS each key it touches, as Redis's
+//! scripting contract asks (the prelude's `call` refuses any other key, so a test fails
+//! if one does not). Where the keys depend on stored data (the records a user index
+//! lists, the expired records an expiry index lists), the operation is optimistic, in
+//! two phases: it reads the index (and, for purge, each record's user and token
+//! hashes) with plain commands, then runs a script declaring every key of that view,
+//! with the view in ARGV; the script first checks the view still holds (the index
+//! members, and the records' fields, exactly as read) and otherwise changes nothing
+//! and answers RETRY. The store retries (at most 16 times, pausing a random 0 to 3.2
+//! ms) and then fails with a `Store` error saying the index kept changing. So
+//! insert-within-limit, revoke-all and list cost one more round trip than one script
+//! would (two calls), purge two more when something has expired (three calls), and all
+//! stay atomic. `count` and `all_sessions` change nothing: they run `scan.lua` (a read
+//! that declares its keys) once to find each expiry index's entries, and once more to
+//! read those entries' records together with the entries again, which must be the
+//! same (else they read again).
+//!
+//! The one read that does not declare its key: `validate`'s lookup (`lookup.lua`)
+//! reads the token entry (declared) and the record it names, a key in the same hash
+//! tag (so the same slot and node) that cannot be named without a second round trip.
+//! It only reads, in one atomic script; the prelude checks the record shares the
+//! entry's hash tag. `get` declares both keys it reads.
+//!
 //! Expiry: the manager's clock decides validity. Redis's TTLs only collect garbage: a
 //! record and its index entries expire at the server's time (`TIME`) plus the time the
 //! session has left by the manager's clock, plus a grace (`expiry_grace_s`, an hour
@@ -17,12 +40,27 @@
 //! expires, and a deadline is never computed from an app server's clock. `purge_expired`
 //! removes expired records with their index entries.
 //!
-//! Connections: a pool (r2d2) of synchronous redis-rs connections with connect and
-//! read/write timeouts; a connection that failed is never reused. Reads and writes go
-//! to masters only (replicas are never read).
+//! Garbage without purge: each shard also keeps a deadline index (ids scored by their
+//! record's TTL deadline, server milliseconds). Every write of a session (insert,
+//! compare-and-swap) removes, from its shard's expiry index and its user's index, the
+//! entries of at most 32 records whose deadline has passed on the server's clock (so
+//! Redis has collected them), so the expiry index stays bounded even if nobody calls
+//! `purge_expired`. The expiry index itself cannot be trimmed by score: its scores are
+//! expiries on the manager's clock while TTLs run on the server's, so a cutoff of now
+//! minus the grace would drop entries of live records whenever the two clocks do not
+//! advance together (a stepped or test clock), and purge would then never remove them.
+//! A user index entry of a collected record of another user is pruned by that user's
+//! next list, limited insert or revoke-all.
+//!
+//! Connections: a pool (see [`pool`]) of synchronous redis-rs connections with connect
+//! and read/write timeouts; a connection that failed is never reused. Reads and writes
+//! go to masters only (replicas are never read). The pool has no threads and belongs to
+//! one process: a child made by `fork()` (a pre-forking server such as gunicorn with
+//! `--preload`) opens connections of its own and never touches the parent's.
 
 mod keys;
 pub mod location;
+mod pool;
 mod scripts;
 
 use std::collections::HashMap;
@@ -40,10 +78,16 @@ use crate::token::TokenHash;
 use keys::{label, shard_of_label, Keys, SHARDS};
 pub(crate) use keys::{shard_of_hash, shard_of_id, shard_of_user};
 pub use location::Location;
+use pool::{Checkout, Connector, Pool};
 
 /// Most expired sessions one purge script removes per shard before the next call (so
 /// one call never blocks the server for long).
 const PURGE_BATCH: usize = 1000;
+
+/// Attempts of an optimistic two-phase operation (read a view, then run a script that
+/// declares every key of the view and first checks it still holds) before it fails
+/// with a `Store` error saying the index kept changing.
+const ATTEMPTS: u32 = 16;
 
 /// Sessions kept in Redis (a standalone server or a cluster), shared by every process
 /// that opens the same location.
@@ -63,72 +107,48 @@ impl std::fmt::Debug for RedisStore {
 }
 
 enum Connections {
-    Single(r2d2::Pool<NodeManager>),
-    Cluster(r2d2::Pool<ClusterManager>),
-}
-
-/// A pooled connection, marked broken after any failure that is not a reply from the
-/// server (an I/O error or a timeout may leave a reply in flight), so it is dropped
-/// instead of reused.
-struct Pooled<C> {
-    connection: C,
-    broken: bool,
+    Single(Pool<NodeConnector>),
+    Cluster(Pool<ClusterConnector>),
 }
 
 /// Opens standalone connections with the location's timeouts.
-struct NodeManager {
+struct NodeConnector {
     client: redis::Client,
     connect_timeout: Duration,
     timeout: Duration,
 }
 
-impl r2d2::ManageConnection for NodeManager {
-    type Connection = Pooled<redis::Connection>;
-    type Error = redis::RedisError;
+impl Connector for NodeConnector {
+    type Connection = redis::Connection;
 
-    fn connect(&self) -> RedisResult<Self::Connection> {
+    fn connect(&self) -> RedisResult<redis::Connection> {
         let connection = self
             .client
             .get_connection_with_timeout(self.connect_timeout)?;
         connection.set_read_timeout(Some(self.timeout))?;
         connection.set_write_timeout(Some(self.timeout))?;
-        Ok(Pooled {
-            connection,
-            broken: false,
-        })
+        Ok(connection)
     }
 
-    fn is_valid(&self, conn: &mut Self::Connection) -> RedisResult<()> {
-        redis::cmd("PING").query::<()>(&mut conn.connection)
-    }
-
-    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        conn.broken || !conn.connection.is_open()
+    fn is_open(connection: &redis::Connection) -> bool {
+        connection.is_open()
     }
 }
 
 /// Opens cluster connections (each one knows every master).
-struct ClusterManager {
+struct ClusterConnector {
     client: redis::cluster::ClusterClient,
 }
 
-impl r2d2::ManageConnection for ClusterManager {
-    type Connection = Pooled<redis::cluster::ClusterConnection>;
-    type Error = redis::RedisError;
+impl Connector for ClusterConnector {
+    type Connection = redis::cluster::ClusterConnection;
 
-    fn connect(&self) -> RedisResult<Self::Connection> {
-        Ok(Pooled {
-            connection: self.client.get_connection()?,
-            broken: false,
-        })
+    fn connect(&self) -> RedisResult<redis::cluster::ClusterConnection> {
+        self.client.get_connection()
     }
 
-    fn is_valid(&self, conn: &mut Self::Connection) -> RedisResult<()> {
-        redis::cmd("PING").query::<()>(&mut conn.connection)
-    }
-
-    fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        conn.broken || !conn.connection.is_open()
+    fn is_open(connection: &redis::cluster::ClusterConnection) -> bool {
+        connection.is_open()
     }
 }
 
@@ -150,6 +170,8 @@ struct SessionOp {
     record: String,
     user: String,
     expiry: String,
+    /// The shard's deadline index (see `Keys::deadlines`).
+    deadlines: String,
     token: String,
     previous: Option<String>,
     /// Alias keys in this shard that must not exist, with what a conflict means.
@@ -201,7 +223,11 @@ impl Op {
                 for (_, what) in &s.guards {
                     inv.arg(*what);
                 }
-                inv.key(&s.record).key(&s.user).key(&s.expiry).key(&s.token);
+                inv.key(&s.record)
+                    .key(&s.user)
+                    .key(&s.expiry)
+                    .key(&s.deadlines)
+                    .key(&s.token);
                 if let Some(p) = &s.previous {
                     inv.key(p);
                 }
@@ -235,59 +261,61 @@ fn from_micros(us: i64) -> SystemTime {
     from_nanos(us.saturating_mul(1_000))
 }
 
+/// A new pool of connections to `location` (none is opened until the first call).
+fn connect(location: &Location) -> Result<Connections> {
+    let unusable = |e: redis::RedisError| {
+        store_error(format!("Redis {location}: cannot use the location: {e}"))
+    };
+    let size = location.pool_size as usize;
+    let wait = location.connect_timeout;
+    let certificates = match &location.tls_ca_file {
+        None => None,
+        Some(path) => Some(redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(path).map_err(|e| {
+                store_error(format!("Redis {location}: cannot read tls_ca_file: {e}"))
+            })?),
+        }),
+    };
+    Ok(if location.cluster {
+        let urls: Vec<String> = (0..location.nodes.len())
+            .map(|i| location.node_url(i))
+            .collect();
+        let mut client = redis::cluster::ClusterClient::builder(urls)
+            .connection_timeout(location.connect_timeout)
+            .response_timeout(location.timeout)
+            .retries(3);
+        if let Some(certificates) = certificates {
+            client = client.certs(certificates);
+        }
+        let client = client.build().map_err(unusable)?;
+        Connections::Cluster(Pool::new(ClusterConnector { client }, size, wait))
+    } else {
+        let client = match certificates {
+            None => redis::Client::open(location.node_url(0)),
+            Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
+        }
+        .map_err(unusable)?;
+        let connector = NodeConnector {
+            client,
+            connect_timeout: location.connect_timeout,
+            timeout: location.timeout,
+        };
+        Connections::Single(Pool::new(connector, size, wait))
+    })
+}
+
 impl RedisStore {
     /// Connects to the Redis server or cluster at `location` (see [`location`] for the
     /// forms and options). `clock` is the manager's clock: it tells how long a session
     /// has left, which sets its records' TTLs on the server's time.
     ///
-    /// Fails with `SessionError::Store` naming the location (never its password) when
-    /// it is malformed or the server cannot be reached within `connect_timeout_ms`.
+    /// Fails with `SessionError::InvalidConfig` when the location is malformed, and
+    /// `SessionError::Store` when the server cannot be reached within
+    /// `connect_timeout_ms`, each naming the location (never its password).
     pub fn open(location: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         let location = Location::parse(location)?;
-        let unusable = |e: redis::RedisError| {
-            store_error(format!("Redis {location}: cannot use the location: {e}"))
-        };
-        fn builder<M: r2d2::ManageConnection>(location: &Location) -> r2d2::Builder<M> {
-            r2d2::Pool::builder()
-                .max_size(location.pool_size)
-                .min_idle(Some(0))
-                .test_on_check_out(false)
-                .connection_timeout(location.connect_timeout)
-        }
-        let certificates = match &location.tls_ca_file {
-            None => None,
-            Some(path) => Some(redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(std::fs::read(path).map_err(|e| {
-                    store_error(format!("Redis {location}: cannot read tls_ca_file: {e}"))
-                })?),
-            }),
-        };
-        let connections = if location.cluster {
-            let urls: Vec<String> = (0..location.nodes.len())
-                .map(|i| location.node_url(i))
-                .collect();
-            let mut client = redis::cluster::ClusterClient::builder(urls)
-                .connection_timeout(location.connect_timeout)
-                .response_timeout(location.timeout)
-                .retries(3);
-            if let Some(certificates) = certificates {
-                client = client.certs(certificates);
-            }
-            let client = client.build().map_err(unusable)?;
-            Connections::Cluster(builder(&location).build_unchecked(ClusterManager { client }))
-        } else {
-            let client = match certificates {
-                None => redis::Client::open(location.node_url(0)),
-                Some(c) => redis::Client::build_with_tls(location.node_url(0), c),
-            }
-            .map_err(unusable)?;
-            Connections::Single(builder(&location).build_unchecked(NodeManager {
-                client,
-                connect_timeout: location.connect_timeout,
-                timeout: location.timeout,
-            }))
-        };
+        let connections = connect(&location)?;
         let store = RedisStore {
             connections,
             keys: Keys::new(&location.prefix),
@@ -309,41 +337,59 @@ impl RedisStore {
         action: &str,
         f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<T> {
-        fn finish<C: ConnectionLike, T>(
+        fn on<K: Connector, T>(
             store: &RedisStore,
+            pool: &Pool<K>,
             action: &str,
-            conn: &mut Pooled<C>,
             f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
-        ) -> Result<T> {
-            f(&mut conn.connection).map_err(|e| {
+        ) -> Result<T>
+        where
+            K::Connection: ConnectionLike,
+        {
+            let mut conn = pool.get().map_err(|e| store.unreachable(e))?;
+            f(conn.connection()).map_err(|e| {
                 if e.kind() != redis::ErrorKind::ResponseError || e.is_io_error() {
-                    conn.broken = true;
+                    conn.mark_broken();
                 }
                 store.error(action, &e)
             })
         }
         match &self.connections {
-            Connections::Single(pool) => {
-                let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
-                finish(self, action, &mut conn, f)
-            }
-            Connections::Cluster(pool) => {
-                let mut conn = pool.get().map_err(|e| self.unreachable(&e))?;
-                finish(self, action, &mut conn, f)
-            }
+            Connections::Single(pool) => on(self, pool, action, f),
+            Connections::Cluster(pool) => on(self, pool, action, f),
         }
     }
 
-    fn unreachable(&self, err: &r2d2::Error) -> SessionError {
-        store_error(format!(
-            "Redis {}: cannot connect within {:?}: {err}",
-            self.location, self.location.connect_timeout
-        ))
+    /// The error for a connection that could not be had.
+    fn unreachable(&self, err: Checkout) -> SessionError {
+        let location = &self.location;
+        store_error(match err {
+            Checkout::Connect(e) if e.kind() == redis::ErrorKind::AuthenticationFailed => {
+                format!("Redis {location}: authentication failed (check the user name and password): {e}")
+            }
+            Checkout::Connect(e) if e.is_timeout() && location.tls => format!(
+                "Redis {location}: cannot connect within {:?}: {e} (no TLS handshake completed: \
+                 a plaintext server never completes one; use redis:// for it)",
+                location.connect_timeout
+            ),
+            Checkout::Connect(e) if e.is_timeout() || e.is_connection_refusal() || e.is_io_error() => {
+                format!("Redis {location}: cannot connect within {:?}: {e}", location.connect_timeout)
+            }
+            Checkout::Connect(e) => format!("Redis {location}: cannot connect: {e}"),
+            Checkout::Busy { max, waited } => format!(
+                "Redis {location}: all {max} connections of the pool (pool_size) stayed in use for {waited:?}"
+            ),
+        })
     }
 
     fn error(&self, action: &str, err: &redis::RedisError) -> SessionError {
         let detail = if err.is_timeout() {
             format!("no reply within {:?} ({err})", self.location.timeout)
+        } else if err.kind() == redis::ErrorKind::Moved && !self.location.cluster {
+            format!(
+                "the server is a Redis Cluster node (it answered MOVED): open the cluster \
+                 as redis+cluster://host1:port1,host2:port2,... ({err})"
+            )
         } else {
             err.to_string()
         };
@@ -425,6 +471,7 @@ impl RedisStore {
             record: self.keys.session(shard, &session.id),
             user: self.keys.user(&session.user_id),
             expiry: self.keys.expiry(shard),
+            deadlines: self.keys.deadlines(shard),
             token: self.keys.token(shard, &token_hash),
             previous: previous.as_ref().map(|p| self.keys.token(shard, p)),
             guards,
@@ -501,7 +548,11 @@ impl RedisStore {
                 }),
                 Op::Session(s) => self
                     .invoke::<Value>("roll back", &scripts::UNDO, |inv| {
-                        inv.key(&s.record).key(&s.user).key(&s.expiry).key(&s.token);
+                        inv.key(&s.record)
+                            .key(&s.user)
+                            .key(&s.expiry)
+                            .key(&s.deadlines)
+                            .key(&s.token);
                         if let Some(p) = &s.previous {
                             inv.key(p);
                         }
@@ -568,33 +619,157 @@ impl RedisStore {
         scan
     }
 
-    /// Runs a script over every shard's expiry index: in one call on a standalone
-    /// server, one call per shard on a cluster.
-    fn over_shards<T: redis::FromRedisValue>(
+    /// The shards each optimistic scan reads and checks as one unit: all of them on a
+    /// standalone server (one round trip per phase), one at a time on a cluster (a
+    /// shard's keys share one slot, so one node).
+    fn shard_groups(&self) -> Vec<Vec<u8>> {
+        let shards: Vec<u8> = (0..SHARDS).map(|s| s as u8).collect();
+        match self.connections {
+            Connections::Single(_) => vec![shards],
+            Connections::Cluster(_) => shards.chunks(1).map(<[u8]>::to_vec).collect(),
+        }
+    }
+
+    /// Runs `attempt`, an optimistic two-phase step that gives `None` when the view it
+    /// read changed before its script ran (nothing done), until it gives a value: at
+    /// most [`ATTEMPTS`] times, pausing a random 0 to 50·2^min(n,6) µs before try
+    /// n + 2 (n ≥ 1).
+    /// Then fails with a `Store` error saying the index kept changing.
+    fn optimistic<T>(
         &self,
         action: &str,
-        script: &Script,
-        args: &[String],
-    ) -> Result<Vec<T>> {
-        let shards: Vec<u8> = (0..SHARDS).map(|s| s as u8).collect();
-        let groups: Vec<&[u8]> = match self.connections {
-            Connections::Single(_) => vec![&shards[..]],
-            Connections::Cluster(_) => shards.chunks(1).collect(),
-        };
-        groups
-            .into_iter()
-            .map(|group| {
-                self.invoke(action, script, |inv| {
-                    for &shard in group {
-                        inv.key(self.keys.expiry(shard));
-                    }
-                    for a in args {
-                        inv.arg(a);
-                    }
-                })
-            })
-            .collect()
+        mut attempt: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<T> {
+        for n in 0..ATTEMPTS {
+            if let Some(done) = attempt()? {
+                return Ok(done);
+            }
+            // The first retry is at once (a scan's first read only finds its view).
+            if n > 0 {
+                let cap = 50u64 << n.min(6);
+                std::thread::sleep(Duration::from_micros(rand::random_range(0..=cap)));
+            }
+        }
+        Err(store_error(format!(
+            "Redis {}: {action}: the index kept changing during {ATTEMPTS} attempts; try again",
+            self.location
+        )))
     }
+
+    /// A user index's ids in order (`ZRANGE key 0 -1`): the view of phase 1.
+    fn index(&self, action: &str, key: &str) -> Result<Vec<String>> {
+        self.run(action, |c| {
+            redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query(c)
+        })
+    }
+
+    /// Reads `group`'s expiry indexes (`scan.lua`, mode `mode`: see the script) and
+    /// the records of the entries found, again until the entries read with the records
+    /// are the ones the records were chosen from: an atomic view of each group, every
+    /// key declared. Usually two calls (one if every index is empty).
+    fn stable_scan(
+        &self,
+        action: &str,
+        mode: &str,
+        now_us: i64,
+        group: &[u8],
+    ) -> Result<Vec<ShardRead>> {
+        let mut views: Vec<Vec<String>> = vec![Vec::new(); group.len()];
+        self.optimistic(action, || {
+            let read: Vec<(Vec<String>, i64, Vec<Value>)> =
+                self.invoke(action, &scripts::SCAN, |inv| {
+                    inv.arg(mode).arg(now_us).arg(PURGE_BATCH);
+                    for (&shard, view) in group.iter().zip(&views) {
+                        inv.arg(view.len()).key(self.keys.expiry(shard));
+                        for id in view {
+                            inv.key(self.keys.session(shard, id));
+                        }
+                    }
+                })?;
+            if read.len() == views.len() && read.iter().zip(&views).all(|(r, v)| r.0 == *v) {
+                return Ok(Some(
+                    group
+                        .iter()
+                        .zip(read)
+                        .map(|(&shard, (ids, size, reads))| ShardRead {
+                            shard,
+                            ids,
+                            size,
+                            reads,
+                        })
+                        .collect(),
+                ));
+            }
+            views = read.into_iter().map(|r| r.0).collect();
+            views.resize(group.len(), Vec::new());
+            Ok(None)
+        })
+    }
+
+    /// A value of a script's reply, or a `Store` error naming the action.
+    fn value<T: redis::FromRedisValue>(&self, action: &str, value: &Value) -> Result<T> {
+        redis::from_redis_value(value).map_err(|e| self.error(action, &e))
+    }
+
+    /// One purge step over `group`: reads the expired ids of each shard (at most
+    /// [`PURGE_BATCH`] each) with their records' user and token hashes, then removes
+    /// them with every key declared. `None` if that view changed before the script
+    /// ran; else how many were removed and whether more may be left.
+    fn purge_step(&self, group: &[u8], now_us: i64) -> Result<Option<(i64, bool)>> {
+        let action = "purge expired";
+        let found: Vec<ShardRead> = self
+            .stable_scan(action, "expired", now_us, group)?
+            .into_iter()
+            .filter(|s| !s.ids.is_empty())
+            .collect();
+        if found.is_empty() {
+            return Ok(Some((0, false)));
+        }
+        let more = found.iter().any(|s| s.ids.len() >= PURGE_BATCH);
+        let mut fields: Vec<[Option<String>; 3]> = Vec::new();
+        for shard in &found {
+            for read in &shard.reads {
+                let f: Vec<Option<String>> = self.value(action, read)?;
+                let field = |i: usize| f.get(i).cloned().flatten().filter(|v| !v.is_empty());
+                fields.push([field(0), field(1), field(2)]);
+            }
+        }
+        let (status, removed): (String, i64) = self.invoke(action, &scripts::PURGE, |inv| {
+            inv.arg(now_us).arg(PURGE_BATCH);
+            let mut fields = fields.iter();
+            for shard in &found {
+                inv.key(self.keys.expiry(shard.shard))
+                    .key(self.keys.deadlines(shard.shard))
+                    .arg(shard.ids.len());
+                for id in &shard.ids {
+                    let [user, th, ph] = fields.next().cloned().unwrap_or_default();
+                    inv.arg(id)
+                        .arg(user.as_deref().unwrap_or(""))
+                        .arg(th.as_deref().unwrap_or(""))
+                        .arg(ph.as_deref().unwrap_or(""));
+                    inv.key(self.keys.session(shard.shard, id));
+                    if let Some(u) = &user {
+                        inv.key(self.keys.user_in(shard.shard, u));
+                    }
+                    for hash in [&th, &ph].into_iter().flatten() {
+                        inv.key(self.keys.token(shard.shard, hash));
+                    }
+                }
+            }
+        })?;
+        Ok((status == "OK").then_some((removed, more)))
+    }
+}
+
+/// One shard as `scan.lua` read it, with its view held.
+struct ShardRead {
+    shard: u8,
+    /// The entries read (ZRANGE or ZRANGEBYSCORE of the expiry index).
+    ids: Vec<String>,
+    /// The expiry index's size (ZCARD).
+    size: i64,
+    /// What was read of each entry's record, in the order of `ids`.
+    reads: Vec<Value>,
 }
 
 fn lookup_reply(mut reply: Vec<String>) -> Lookup {
@@ -782,18 +957,33 @@ impl SessionStore for RedisStore {
             self.run_batch(&ops)?;
         }
         let shard = op.shard;
+        let user = op.user.clone();
         let last = Op::Session(op);
-        let reply: Vec<String> = self.invoke(
-            "insert within the user's limit",
-            &scripts::INSERT_LIMITED,
-            |inv| {
+        let action = "insert within the user's limit";
+        let outcome = self.optimistic(action, || {
+            let view = self.index(action, &user)?;
+            let reply: Vec<String> = self.invoke(action, &scripts::INSERT_LIMITED, |inv| {
                 inv.arg(max_active)
                     .arg(micros(now))
                     .arg(if revoke_oldest { "1" } else { "0" })
-                    .arg(self.record_prefix(shard));
+                    .arg(view.len());
+                for id in &view {
+                    inv.arg(id);
+                }
                 last.push(inv);
-            },
-        )?;
+                for id in &view {
+                    inv.key(self.keys.session(shard, id));
+                }
+            })?;
+            Ok((reply.first().map(String::as_str) != Some("RETRY")).then_some(reply))
+        });
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.undo(&ops.iter().collect::<Vec<_>>());
+                return Err(e);
+            }
+        };
         match reply.first().map(String::as_str) {
             Some("OK") => Ok(reply.into_iter().skip(1).collect()),
             outcome => {
@@ -898,47 +1088,87 @@ impl SessionStore for RedisStore {
 
     fn list_for_user(&self, user_id: String) -> Result<Vec<Session>> {
         let shard = shard_of_user(&user_id);
-        let records: Vec<Vec<String>> = self.invoke("list for user", &scripts::LIST, |inv| {
-            inv.key(self.keys.user(&user_id))
-                .arg(self.record_prefix(shard));
+        let user = self.keys.user(&user_id);
+        let action = "list for user";
+        let records = self.optimistic(action, || {
+            let view = self.index(action, &user)?;
+            let (status, records): (String, Vec<Vec<String>>) =
+                self.invoke(action, &scripts::LIST, |inv| {
+                    inv.key(&user).arg(view.len());
+                    for id in &view {
+                        inv.arg(id).key(self.keys.session(shard, id));
+                    }
+                })?;
+            Ok((status == "OK").then_some(records))
         })?;
-        Ok(self.scan("list for user", records).sessions)
+        Ok(self.scan(action, records).sessions)
     }
 
     fn revoke_all_for_user(&self, user_id: String, at: SystemTime) -> Result<Vec<String>> {
         let shard = shard_of_user(&user_id);
-        self.invoke("revoke all for user", &scripts::REVOKE_ALL, |inv| {
-            inv.key(self.keys.user(&user_id))
-                .arg(self.record_prefix(shard))
-                .arg(micros(at));
+        let user = self.keys.user(&user_id);
+        let action = "revoke all for user";
+        self.optimistic(action, || {
+            let view = self.index(action, &user)?;
+            let mut reply: Vec<String> = self.invoke(action, &scripts::REVOKE_ALL, |inv| {
+                inv.key(&user).arg(micros(at)).arg(view.len());
+                for id in &view {
+                    inv.arg(id).key(self.keys.session(shard, id));
+                }
+            })?;
+            Ok((reply.first().map(String::as_str) == Some("OK")).then(|| reply.split_off(1)))
         })
     }
 
     fn purge_expired(&self, now: SystemTime) -> Result<i64> {
-        let args = [micros(now).to_string(), PURGE_BATCH.to_string()];
+        let now_us = micros(now);
         let mut total = 0i64;
-        loop {
-            let replies: Vec<(i64, i64)> =
-                self.over_shards("purge expired", &scripts::PURGE, &args)?;
-            total += replies.iter().map(|r| r.0).sum::<i64>();
-            if replies.iter().all(|r| r.1 == 0) {
-                return Ok(total);
+        for group in self.shard_groups() {
+            loop {
+                let (removed, more) =
+                    self.optimistic("purge expired", || self.purge_step(&group, now_us))?;
+                total += removed;
+                if !more {
+                    break;
+                }
             }
         }
+        Ok(total)
     }
 
     fn count(&self) -> Result<i64> {
         let now = self.clock.now().map_err(|e| SessionError::Clock {
             reason: e.to_string(),
         })?;
-        let counts: Vec<i64> =
-            self.over_shards("count", &scripts::COUNT, &[micros(now).to_string()])?;
-        Ok(counts.into_iter().sum())
+        let mut total = 0i64;
+        for group in self.shard_groups() {
+            // The size of each expiry index, less its expired entries whose record
+            // Redis's TTL already collected.
+            for shard in self.stable_scan("count", "count", micros(now), &group)? {
+                let mut collected = 0i64;
+                for exists in &shard.reads {
+                    collected += i64::from(self.value::<i64>("count", exists)? == 0);
+                }
+                total += shard.size - collected;
+            }
+        }
+        Ok(total)
     }
 
     fn all_sessions(&self) -> Result<SessionScan> {
-        let records: Vec<Vec<Vec<String>>> = self.over_shards("list all", &scripts::ALL, &[])?;
-        let mut scan = self.scan("list all", records.into_iter().flatten().collect());
+        let mut records = Vec::new();
+        for group in self.shard_groups() {
+            for shard in self.stable_scan("list all", "all", 0, &group)? {
+                for read in &shard.reads {
+                    let fields: Vec<String> = self.value("list all", read)?;
+                    // Empty: collected by Redis's TTL (the next purge drops the entry).
+                    if !fields.is_empty() {
+                        records.push(fields);
+                    }
+                }
+            }
+        }
+        let mut scan = self.scan("list all", records);
         scan.sessions
             .sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(scan)

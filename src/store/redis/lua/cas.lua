@@ -8,7 +8,7 @@ local new_hash, new_prev = ARGV[4], ARGV[5]
 local expected_entry = KEYS[1]
 local op = parse_op(6, 2)
 local record = op.record
-local cur = redis.call('HMGET', record, 'th', 'v', 'r', 'u', 'ph', 'id')
+local cur = call('HMGET', record, 'th', 'v', 'r', 'u', 'ph', 'id')
 if cur[1] == false or cur[1] ~= expected_hash or cur[2] ~= expected_version or cur[3] ~= false then
   return {'STALE'}
 end
@@ -18,16 +18,16 @@ local id = cur[6]
 for _, pair in ipairs({{new_hash, op.token}, {new_prev, op.previous}}) do
   local h, key = pair[1], pair[2]
   if key and h ~= cur[1] and h ~= cur[5] then
-    local owner = redis.call('GET', key)
+    local owner = call('GET', key)
     if owner and owner ~= id then return {'DUP', 'hash'} end
   end
 end
 for _, g in ipairs(op.guards) do
-  if redis.call('EXISTS', g.key) == 1 then return {'DUP', g.what} end
+  if call('EXISTS', g.key) == 1 then return {'DUP', g.what} end
 end
 -- The rotated-out hash leaves the index unless it stays as the predecessor.
-if expected_hash ~= new_hash and expected_hash ~= new_prev and redis.call('GET', expected_entry) == id then
-  redis.call('DEL', expected_entry)
+if expected_hash ~= new_hash and expected_hash ~= new_prev and call('GET', expected_entry) == id then
+  call('DEL', expected_entry)
 end
 apply(op, server_ms())
 return {'OK'}

@@ -1,26 +1,48 @@
--- Removes sessions whose expiry (µs) is at or before ARGV[1], at most ARGV[2] per
--- shard, with their token entries and user index entries. KEYS: expiry indexes
--- (`<base>x`); a shard's other keys share its base. Returns {removed, more (0|1)}.
-local now, limit = ARGV[1], tonumber(ARGV[2])
-local removed, more = 0, 0
-for _, xkey in ipairs(KEYS) do
-  local base = string.sub(xkey, 1, -2)
-  local ids = redis.call('ZRANGEBYSCORE', xkey, '-inf', now, 'LIMIT', 0, limit)
-  if #ids == limit then more = 1 end
-  for _, id in ipairs(ids) do
-    local record = base .. 's:' .. id
-    local f = redis.call('HMGET', record, 'u', 'th', 'ph')
-    if f[1] then
-      for i = 2, 3 do
-        if f[i] and redis.call('GET', base .. 't:' .. f[i]) == id then
-          redis.call('DEL', base .. 't:' .. f[i])
-        end
+-- Removes expired sessions with their token entries and user index entries.
+-- Optimistic (phase 2 of 2): ARGV[1] = now (µs), ARGV[2] = the per-shard limit, then
+-- for each shard n and, n times, the id and its record's u, th, ph ('' when absent),
+-- as the caller read them (ZRANGEBYSCORE x -inf now LIMIT 0 limit, then HMGET).
+-- KEYS, per shard: the expiry index, the deadline index, then for each id its record,
+-- its user index (if u), the token entries of th and ph (if present).
+-- Every view is checked before anything is removed. Returns {'RETRY', 0} (a view
+-- changed: nothing done) | {'OK', removed}.
+local now, limit = ARGV[1], ARGV[2]
+local shards = {}
+local ai, ki = 3, 1
+while ki <= #KEYS do
+  local shard = {x = KEYS[ki], d = KEYS[ki + 1], entries = {}}
+  local n = tonumber(ARGV[ai])
+  ki, ai = ki + 2, ai + 1
+  local members = call('ZRANGEBYSCORE', shard.x, '-inf', now, 'LIMIT', 0, limit)
+  if #members ~= n then return {'RETRY', 0} end
+  for i = 1, n do
+    local e = {id = ARGV[ai], u = ARGV[ai + 1], th = ARGV[ai + 2], ph = ARGV[ai + 3], record = KEYS[ki]}
+    ai, ki = ai + 4, ki + 1
+    if members[i] ~= e.id then return {'RETRY', 0} end
+    if e.u ~= '' then e.user, ki = KEYS[ki], ki + 1 end
+    if e.th ~= '' then e.token, ki = KEYS[ki], ki + 1 end
+    if e.ph ~= '' then e.previous, ki = KEYS[ki], ki + 1 end
+    local f = call('HMGET', e.record, 'u', 'th', 'ph')
+    if (f[1] or '') ~= e.u or (f[2] or '') ~= e.th or (f[3] or '') ~= e.ph then return {'RETRY', 0} end
+    shard.entries[i] = e
+  end
+  shards[#shards + 1] = shard
+end
+local removed = 0
+for _, shard in ipairs(shards) do
+  for _, e in ipairs(shard.entries) do
+    -- A record without a user (collected by Redis's TTL, or damaged) only leaves the
+    -- expiry index; Redis's TTL removes the rest.
+    if e.user then
+      for _, key in ipairs({e.token or false, e.previous or false}) do
+        if key and call('GET', key) == e.id then call('DEL', key) end
       end
-      redis.call('ZREM', base .. 'u:' .. f[1], id)
-      redis.call('DEL', record)
+      call('ZREM', e.user, e.id)
+      call('DEL', e.record)
     end
-    redis.call('ZREM', xkey, id)
+    call('ZREM', shard.x, e.id)
+    call('ZREM', shard.d, e.id)
     removed = removed + 1
   end
 end
-return {removed, more}
+return {'OK', removed}

@@ -1,14 +1,21 @@
--- Revokes every unrevoked session of a user at ARGV[2] (µs), adding one to each
--- version. KEYS[1]: the user index; ARGV[1]: the record key prefix. Returns the ids.
-local out = {}
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local key = ARGV[1] .. id
-  local f = redis.call('HMGET', key, 'r', 'v')
+-- Revokes every unrevoked session of a user at ARGV[1] (µs), adding one to each
+-- version. Optimistic (phase 2 of 2): ARGV[2] = n and ARGV[3 .. 2 + n] are the user
+-- index as the caller read it (ZRANGE 0 -1). KEYS[1]: the user index; KEYS[2 .. 1 + n]:
+-- the records of the n ids, in order.
+-- Returns {'RETRY'} (the index changed since it was read: nothing done) |
+-- {'OK', revoked ids...}.
+local at, n = ARGV[1], tonumber(ARGV[2])
+if not view_holds(call('ZRANGE', KEYS[1], 0, -1), 3, n) then return {'RETRY'} end
+local out = {'OK'}
+for i = 1, n do
+  local id, record = ARGV[2 + i], KEYS[1 + i]
+  local f = call('HMGET', record, 'r', 'v')
   if f[2] == false then
-    redis.call('ZREM', KEYS[1], id)
+    -- Redis's TTL collected the record: its index entry goes too.
+    call('ZREM', KEYS[1], id)
   elseif f[1] == false then
-    redis.call('HSET', key, 'r', ARGV[2])
-    redis.call('HINCRBY', key, 'v', 1)
+    call('HSET', record, 'r', at)
+    call('HINCRBY', record, 'v', 1)
     out[#out + 1] = id
   end
 end
