@@ -631,13 +631,21 @@ fn with_loop_wakeups_a_finished_call_wakes_its_task_only_through_run_loop_wakeup
         }
     }
 
-    let (manager, _) = async_manager();
+    let _turn = POOL.lock();
+    // The store holds the insert until the first poll has returned: an unheld create
+    // can finish on an idle worker before that poll looks, and be Ready at once.
+    let store = HostStore::over(Arc::new(MemoryStore::new()));
+    let manager = AsyncSessionManager::with_store(SessionConfig::default(), store.clone(), None)
+        .expect("with_store");
     assert!(manager.set_loop_wakeups(true).expect("Unix") >= 0);
     let woken = Arc::new(Woken(Mutex::default()));
     let waker = Waker::from(Arc::clone(&woken));
     let mut cx = Context::from_waker(&waker);
+    store.inserts.close();
     let mut call = Box::pin(manager.create(options("frank")));
     assert!(call.as_mut().poll(&mut cx).is_pending());
+    store.inserts.wait_for(1);
+    store.inserts.open();
     // The call finishes on a worker, which must not wake the task itself.
     let deadline = Instant::now() + Duration::from_secs(30);
     while manager.manager().count().expect("count") == 0 {
