@@ -24,7 +24,7 @@ class AsyncSessionManager:
     A cancelled await leaves no half-done change: the operation either ran in full (it
     is one atomic store change) or never started. Errors are the same `SessionError`s.
     Constructors are not awaitable (they do not wait on a store's work, apart from
-    `open`, which opens the database file once at start-up).
+    `open`, which opens the store (a SQLite file, a Redis connection) once at start-up).
 
     `SessionManager.as_async()` and `AsyncSessionManager.from_manager()` share one
     manager (one store, clock, listeners and configuration) between synchronous and
@@ -41,9 +41,22 @@ class AsyncSessionManager:
         """
     @classmethod
     def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> AsyncSessionManager:
-        """A manager keeping sessions in the SQLite database file at `path` (created if
-        missing), using the system clock unless `clock` is given; see
-        `SessionManager.open`. It opens the file before returning.
+        """A manager keeping sessions at the location `path`, using the system clock unless
+        `clock` is given; it takes every location `SessionManager.open` takes and opens
+        the store before returning (not awaitable):
+
+        - a SQLite database file path (created if missing; `:memory:` is a private
+        in-memory SQLite database, gone with the manager);
+        - `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS);
+        - a Redis Cluster as `redis+cluster://host1:port1,host2:port2,…`
+        (`rediss+cluster://` with TLS).
+
+        Redis locations take the query parameters listed at `SessionManager.open`
+        (`timeout_ms`, `pool_size`, `prefix`, …). Fails as `SessionManager.open` does:
+        `Store` for a file that is not a sessions database or a server that cannot be
+        reached (never showing a password), `InvalidConfig` / `InvalidLifetime` for a bad
+        configuration. For a SQLite durability other than `Full`:
+        `SessionManager.open_with_durability(…).as_async()`.
         """
     @classmethod
     def with_store(cls, config: SessionConfig, store: SessionStore, clock: Clock | None = None) -> AsyncSessionManager:

@@ -183,7 +183,7 @@ def read_bearer(headers: Iterable[str]) -> str | None:
 # Errors -> HTTP
 # --------------------------------------------------------------------------------------
 
-class MissingToken(SessionError.InvalidToken):  # type: ignore[misc,name-defined]
+class MissingToken(SessionError.InvalidToken):
     """What the request helpers (``rotate``, ``sign_out_everywhere``) raise when the
     request carried no token: a ``SessionError.InvalidToken`` to ``except`` clauses,
     answered 401 ``MISSING_TOKEN`` like a route that requires a session."""
