@@ -27,7 +27,7 @@ mod unsafe_code;
 
 use std::time::SystemTime;
 
-pub use asynchronous::AsyncSessionManager;
+pub use asynchronous::{run_loop_wakeups, shutdown_async_pool, AsyncSessionManager};
 pub use clock::{Clock, ClockError, SystemClock};
 pub use error::SessionError;
 pub use events::{ListenerError, RevocationReason, SessionEvent, SessionListener};

@@ -283,7 +283,10 @@ impl Api {
     }
 
     fn add_listener(&self, listener: Arc<dyn SessionListener>) {
-        call!(self, add_listener(listener))
+        match self {
+            Api::Sync(m) => m.add_listener(listener),
+            Api::Async(m) => m.add_listener(listener), // not a future: no store work
+        }
     }
     fn create(&self, options: CreateSessionOptions) -> Result<Session, SessionError> {
         call!(self, create(options))

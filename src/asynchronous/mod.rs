@@ -27,15 +27,16 @@ use crate::model::{CreateSessionOptions, PublicSession, Session, SessionConfig, 
 use crate::store::SessionStore;
 
 /// The session manager for event loops: the same constructors and methods as
-/// `SessionManager`, each method awaitable (a Python coroutine, a Kotlin `suspend`
-/// function, a Swift `async` method). Blocking store work runs on a pool of at most 8
+/// `SessionManager`, each method that works on the store awaitable (a Python coroutine,
+/// a Kotlin `suspend` function, a Swift `async` method); `add_listener`, `prefix` and
+/// `to_public_session`, which do no store work, are plain methods that return at once. Blocking store work runs on a pool of at most 8
 /// library threads shared by all async managers, never on the caller's event loop;
 /// a store, clock or listener written in the host language is called on those threads.
 ///
 /// A cancelled await leaves no half-done change: the operation either ran in full (it
 /// is one atomic store change) or never started. Errors are the same `SessionError`s.
 /// Constructors are not awaitable (they do not wait on a store's work, apart from
-/// `open`, which opens the database file once at start-up).
+/// `open`, which opens the store (a SQLite file, a Redis connection) once at start-up).
 ///
 /// `SessionManager.as_async()` and `AsyncSessionManager.from_manager()` share one
 /// manager (one store, clock, listeners and configuration) between synchronous and
@@ -54,15 +55,24 @@ impl AsyncSessionManager {
         &self.manager
     }
 
-    /// Runs `call` on the manager in the pool and waits for it without blocking.
-    async fn run<T, F>(&self, call: F) -> T
+    /// Runs `call` on the manager in the pool and waits for it without blocking; fails
+    /// with `Store` without running it once the pool is shut down
+    /// ([`shutdown_async_pool`]).
+    async fn run<T, F>(&self, call: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&SessionManager) -> T + Send + 'static,
+        F: FnOnce(&SessionManager) -> Result<T> + Send + 'static,
     {
         let manager = Arc::clone(&self.manager);
         let on_loop = self.loop_wakeups.load(Ordering::Relaxed);
-        pool::shared().run(on_loop, move || call(&manager)).await
+        pool::shared()
+            .run(on_loop, move || call(&manager))
+            .await
+            .unwrap_or_else(|shut_down| {
+                Err(SessionError::Store {
+                    reason: shut_down.to_string(),
+                })
+            })
     }
 }
 
@@ -75,9 +85,22 @@ impl AsyncSessionManager {
         SessionManager::new(config, clock).map(Self::from_manager)
     }
 
-    /// A manager keeping sessions in the SQLite database file at `path` (created if
-    /// missing), using the system clock unless `clock` is given; see
-    /// `SessionManager.open`. It opens the file before returning.
+    /// A manager keeping sessions at the location `path`, using the system clock unless
+    /// `clock` is given; it takes every location `SessionManager.open` takes and opens
+    /// the store before returning (not awaitable):
+    ///
+    /// - a SQLite database file path (created if missing; `:memory:` is a private
+    ///   in-memory SQLite database, gone with the manager);
+    /// - `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS);
+    /// - a Redis Cluster as `redis+cluster://host1:port1,host2:port2,…`
+    ///   (`rediss+cluster://` with TLS).
+    ///
+    /// Redis locations take the query parameters listed at `SessionManager.open`
+    /// (`timeout_ms`, `pool_size`, `prefix`, …). Fails as `SessionManager.open` does:
+    /// `Store` for a file that is not a sessions database or a server that cannot be
+    /// reached (never showing a password), `InvalidConfig` / `InvalidLifetime` for a bad
+    /// configuration. For a SQLite durability other than `Full`:
+    /// `SessionManager.open_with_durability(…).as_async()`.
     #[uniffi::constructor(default(clock = None))]
     pub fn open(
         path: String,
@@ -113,7 +136,7 @@ impl AsyncSessionManager {
     /// Python package calls it for asyncio; Kotlin and Swift never need it). With
     /// `enabled`, a finished call of this manager does not wake its task from a library
     /// thread: it queues the wake-up and makes the returned file descriptor readable, and
-    /// the loop then calls `run_loop_wakeups` on its own thread. The caller must watch
+    /// the loop then calls the free function `run_loop_wakeups` on its own thread. The caller must watch
     /// the descriptor on every loop that awaits this manager, or its calls never finish.
     /// Returns the descriptor (the same for the whole process); fails with `Store` where
     /// it cannot exist (not Unix). Without `enabled` (the default), wake-ups are direct.
@@ -123,12 +146,6 @@ impl AsyncSessionManager {
         })?;
         self.loop_wakeups.store(enabled, Ordering::Relaxed);
         Ok(fd)
-    }
-
-    /// Wakes, on the calling thread, every task whose call finished since the last time
-    /// (of any manager with `set_loop_wakeups`), after reading the descriptor's signal.
-    pub fn run_loop_wakeups(&self) {
-        wakeups::run();
     }
 
     /// `SessionManager.create`, awaitable: creates and stores a session; the returned
@@ -173,9 +190,9 @@ impl AsyncSessionManager {
         self.run(move |m| m.destroy_all_for_user(user_id)).await
     }
 
-    /// The public view of a session: no token, no hash (no store work; awaitable for
-    /// uniformity).
-    pub async fn to_public_session(&self, session: Session) -> PublicSession {
+    /// The public view of a session: no token, no hash. Not awaitable: it does no store
+    /// work and returns at once.
+    pub fn to_public_session(&self, session: Session) -> PublicSession {
         self.manager.to_public_session(session)
     }
 
@@ -196,8 +213,9 @@ impl AsyncSessionManager {
         self.run(|m| m.count()).await
     }
 
-    /// The key prefix this manager was configured with (no store work).
-    pub async fn prefix(&self) -> String {
+    /// The key prefix this manager was configured with. Not awaitable: it does no store
+    /// work and returns at once.
+    pub fn prefix(&self) -> String {
         self.manager.prefix()
     }
 
@@ -212,9 +230,11 @@ impl AsyncSessionManager {
             .await
     }
 
-    /// `SessionManager.add_listener` (no store work): registers a listener for this
-    /// manager's lifecycle events; it is called on the library's worker threads.
-    pub async fn add_listener(&self, listener: Arc<dyn SessionListener>) {
+    /// `SessionManager.add_listener`: registers a listener for this manager's lifecycle
+    /// events; it is called on the library's worker threads. Not awaitable: it does no
+    /// store work, and the listener is registered when the call returns (an awaitable
+    /// that was never awaited would silently register nothing).
+    pub fn add_listener(&self, listener: Arc<dyn SessionListener>) {
         self.manager.add_listener(listener);
     }
 
@@ -232,6 +252,29 @@ impl AsyncSessionManager {
     pub async fn import_json(&self, json: String) -> Result<i64> {
         self.run(move |m| m.import_json(json)).await
     }
+}
+
+/// For the event loop watching the descriptor of `AsyncSessionManager.set_loop_wakeups`
+/// (the Python package's asyncio integration): wakes, on the calling thread, every task
+/// whose call finished since the last time (of any manager with loop wake-ups), after
+/// reading the descriptor's signal. It needs no manager, so the loop keeps none alive.
+#[uniffi::export]
+pub fn run_loop_wakeups() {
+    wakeups::run();
+}
+
+/// Stops the worker pool of every `AsyncSessionManager` for good, for a host whose
+/// runtime is about to be torn down (the Python package calls it from `atexit`, so no
+/// library thread calls into an interpreter that is being finalized; Kotlin and Swift do
+/// not need it). From the call on, no queued call starts (it never happens), a new call
+/// fails with `Store` without running, and no finished call wakes its task (its result
+/// is dropped); a call that is running is never interrupted: it finishes its store change
+/// in full. Waits until no call is queued or running, at most `timeout_ms` milliseconds,
+/// and returns whether that happened in time (false: a call is still running, e.g. a
+/// store slower than the timeout). Irreversible; calling it again only waits again.
+#[uniffi::export]
+pub fn shutdown_async_pool(timeout_ms: u64) -> bool {
+    pool::shared().shut_down(std::time::Duration::from_millis(timeout_ms))
 }
 
 #[uniffi::export]

@@ -86,13 +86,17 @@ class Recorder(sessions.SessionListener):
 # -- every method ------------------------------------------------------------------------
 
 
-def test_every_public_method_is_a_coroutine_function():
+PLAIN = {"add_listener", "prefix", "to_public_session"}  # no store work: not awaitable
+
+
+def test_every_public_method_with_store_work_is_a_coroutine_function():
     sync_methods = {n for n, v in vars(sessions.SessionManager).items() if inspect.isfunction(v) and not n.startswith("_")}
     sync_methods.discard("as_async")
     sync_methods.discard("fast_path_handle")  # machinery of the sync fast path (sessions._fast)
+    assert PLAIN <= sync_methods
     for name in sync_methods:
         method = getattr(sessions.AsyncSessionManager, name)
-        assert inspect.iscoroutinefunction(method), name
+        assert inspect.iscoroutinefunction(method) == (name not in PLAIN), name
         sync_params = list(inspect.signature(getattr(sessions.SessionManager, name)).parameters)
         assert list(inspect.signature(method).parameters) == sync_params, name
 
@@ -103,14 +107,14 @@ def test_every_method(kind):
     async def main():
         m = make_async(kind, clock)
         recorder = Recorder()
-        await m.add_listener(recorder)
-        assert await m.prefix() == sessions.SessionConfig().prefix
+        m.add_listener(recorder)
+        assert m.prefix() == sessions.SessionConfig().prefix
         s = await m.create(options("alice", metadata={"role": "admin"}, sliding_expiration=True))
         assert s.token and s.user_id == "alice"
         result = await m.validate(s.token)
         assert result.valid and result.session.id == s.id
         assert (await m.get(s.id)).token == ""
-        assert (await m.to_public_session(s)).id == s.id
+        assert m.to_public_session(s).id == s.id
         updated = await m.update_metadata(s.id, {"role": None, "theme": "dark"})
         assert updated.metadata == {"theme": "dark"}
         clock.advance(1)
@@ -465,3 +469,19 @@ def test_a_loop_that_cannot_watch_sockets_gets_direct_wakeups():
         assert loop.run_until_complete(asyncio.wait_for(m.validate(s.token), 30)).valid
     finally:
         loop.close()
+
+
+def test_open_documents_and_takes_every_location_kind(tmp_path):
+    """`AsyncSessionManager.open` takes what `SessionManager.open` takes (its doc used to
+    name SQLite files only)."""
+    doc = sessions.AsyncSessionManager.open.__doc__
+    for location in (":memory:", "redis://", "rediss://", "redis+cluster://", "rediss+cluster://"):
+        assert location in doc, location
+
+    async def main():
+        for path in (":memory:", str(tmp_path / "a.sqlite")):
+            m = sessions.AsyncSessionManager.open(path, sessions.SessionConfig())
+            s = await m.create(options("olga"))
+            assert (await m.validate(s.token)).valid, path
+
+    run(main())

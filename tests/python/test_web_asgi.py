@@ -207,8 +207,8 @@ def test_a_session_from_sign_in_to_sign_out_everywhere(served, caplog):
         assert http.get("/me", headers=cookie_header(bob)).json()["user"] == "bob"
         response = http.post("/logout-all", headers=cookie_header(phone))
         assert (response.status_code, response.json()) == (401, {"detail": "SESSION_REVOKED"})
-        response = http.post("/logout-all")
-        assert (response.status_code, response.json()) == (401, {"detail": "INVALID_TOKEN"})
+        response = http.post("/logout-all")  # no token: the same answer as /me without one
+        assert (response.status_code, response.json()) == (401, {"detail": "MISSING_TOKEN"})
         response = http.post("/logout")  # nothing to destroy; the cookie is deleted all the same
         assert response.json() == {"destroyed": False} and only_cookie(response).attributes["max-age"] == "0"
 
@@ -267,14 +267,51 @@ def test_a_wrong_user_agent_is_refused_and_keeps_its_cookie(served):
 def test_unknown_and_odd_cookies(served):
     url, *_ = served
     with client(url) as http:
-        for value in ("nope", "", '"quoted"', "x" * 5000):
+        for value in ("nope", '"quoted"', "x" * 5000):
             response = http.get("/me", headers={"Cookie": f"{COOKIE}={value}"})
             assert (response.status_code, response.json()) == (401, {"detail": "INVALID_TOKEN"})
+        for value in ("", '""'):  # an empty cookie is no token
+            response = http.get("/me", headers={"Cookie": f"{COOKIE}={value}"})
+            assert (response.status_code, response.json()) == (401, {"detail": "MISSING_TOKEN"})
         # The cookie without its __Host- prefix is another cookie.
         token = login(http)
         assert http.get("/me", headers={"Cookie": f"session={token}"}).json() == {"detail": "MISSING_TOKEN"}
         # Quoted values are unquoted (RFC 6265 allows DQUOTE around a cookie-value).
         assert http.get("/me", headers={"Cookie": f'{COOKIE}="{token}"'}).status_code == 200
+
+
+def test_duplicate_session_cookies_the_first_non_empty_one_wins(served):
+    """Several cookies of one name (other paths or domains): the first wins, as in
+    werkzeug and browsers' most-specific-first order, but an empty one never shadows the
+    session's cookie (before the fix, `__Host-session=; __Host-session=<token>` was a
+    401 INVALID_TOKEN)."""
+    url, *_ = served
+    with client(url) as http:
+        token, other = login(http), login(http, "bob")
+        for header in (f"{COOKIE}=; {COOKIE}={token}", f'{COOKIE}=""; x=1; {COOKIE}={token}'):
+            response = http.get("/me", headers={"Cookie": header})
+            assert (response.status_code, response.json()["user"]) == (200, "alice"), header
+        # Two Cookie header lines (HTTP/2 and some proxies split them) behave the same.
+        response = http.get("/me", headers=[("Cookie", f"{COOKIE}="), ("Cookie", f"{COOKIE}={token}")])
+        assert response.status_code == 200, response.text
+        # Two non-empty values: the first one is the token.
+        assert http.get("/me", headers={"Cookie": f"{COOKIE}={other}; {COOKIE}={token}"}).json()["user"] == "bob"
+        assert http.get("/me", headers={"Cookie": f"{COOKIE}=nope; {COOKIE}={token}"}).json() == {
+            "detail": "INVALID_TOKEN"}
+
+
+def test_the_request_helpers_without_a_token_answer_missing_token(served):
+    """`rotate` / `sign_out_everywhere` for a request without a token: 401
+    MISSING_TOKEN as the README's table says (it was INVALID_TOKEN); the exception is
+    still a SessionError.InvalidToken to an `except` clause."""
+    url, *_ = served
+    with client(url) as http:
+        for path in ("/rotate", "/logout-all"):
+            for headers in ({}, {"Cookie": f"{COOKIE}="}):
+                response = http.post(path, headers=headers)
+                assert (response.status_code, response.json()) == (401, {"detail": "MISSING_TOKEN"}), path
+    from sessions.asgi import MissingToken
+    assert issubclass(MissingToken, sessions.SessionError.InvalidToken)
 
 
 def test_sliding_sessions_renew_the_cookie_but_never_write_back_an_old_token(served):

@@ -62,7 +62,12 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - not installed as a 
 
 _G = vars(_generated)
 _NAMESPACE = _generated.__name__.rsplit(".", 1)[-1]
-_MACHINERY = {"InternalError", "take_fast_path_error"}  # exported, not the API proper
+_MACHINERY = {  # exported, not the API proper
+    "InternalError",
+    "take_fast_path_error",
+    "run_loop_wakeups",
+    "shutdown_async_pool",
+}
 _PUBLIC = [
     name
     for name in _generated.__all__

@@ -15,15 +15,16 @@ class InternalError(Exception):
 
 class AsyncSessionManager:
     """The session manager for event loops: the same constructors and methods as
-    `SessionManager`, each method awaitable (a Python coroutine, a Kotlin `suspend`
-    function, a Swift `async` method). Blocking store work runs on a pool of at most 8
+    `SessionManager`, each method that works on the store awaitable (a Python coroutine,
+    a Kotlin `suspend` function, a Swift `async` method); `add_listener`, `prefix` and
+    `to_public_session`, which do no store work, are plain methods that return at once. Blocking store work runs on a pool of at most 8
     library threads shared by all async managers, never on the caller's event loop;
     a store, clock or listener written in the host language is called on those threads.
 
     A cancelled await leaves no half-done change: the operation either ran in full (it
     is one atomic store change) or never started. Errors are the same `SessionError`s.
     Constructors are not awaitable (they do not wait on a store's work, apart from
-    `open`, which opens the database file once at start-up).
+    `open`, which opens the store (a SQLite file, a Redis connection) once at start-up).
 
     `SessionManager.as_async()` and `AsyncSessionManager.from_manager()` share one
     manager (one store, clock, listeners and configuration) between synchronous and
@@ -40,9 +41,22 @@ class AsyncSessionManager:
         """
     @classmethod
     def open(cls, path: str | os.PathLike[str], config: SessionConfig, clock: Clock | None = None) -> AsyncSessionManager:
-        """A manager keeping sessions in the SQLite database file at `path` (created if
-        missing), using the system clock unless `clock` is given; see
-        `SessionManager.open`. It opens the file before returning.
+        """A manager keeping sessions at the location `path`, using the system clock unless
+        `clock` is given; it takes every location `SessionManager.open` takes and opens
+        the store before returning (not awaitable):
+
+        - a SQLite database file path (created if missing; `:memory:` is a private
+        in-memory SQLite database, gone with the manager);
+        - `redis://[user:password@]host:port[/db]`, `rediss://…` (TLS);
+        - a Redis Cluster as `redis+cluster://host1:port1,host2:port2,…`
+        (`rediss+cluster://` with TLS).
+
+        Redis locations take the query parameters listed at `SessionManager.open`
+        (`timeout_ms`, `pool_size`, `prefix`, …). Fails as `SessionManager.open` does:
+        `Store` for a file that is not a sessions database or a server that cannot be
+        reached (never showing a password), `InvalidConfig` / `InvalidLifetime` for a bad
+        configuration. For a SQLite durability other than `Full`:
+        `SessionManager.open_with_durability(…).as_async()`.
         """
     @classmethod
     def with_store(cls, config: SessionConfig, store: SessionStore, clock: Clock | None = None) -> AsyncSessionManager:
@@ -50,9 +64,11 @@ class AsyncSessionManager:
         The store's methods are called on the library's worker threads, one call at a
         time per operation, several operations at once: it must be thread-safe.
         """
-    async def add_listener(self, listener: SessionListener) -> None:
-        """`SessionManager.add_listener` (no store work): registers a listener for this
-        manager's lifecycle events; it is called on the library's worker threads.
+    def add_listener(self, listener: SessionListener) -> None:
+        """`SessionManager.add_listener`: registers a listener for this manager's lifecycle
+        events; it is called on the library's worker threads. Not awaitable: it does no
+        store work, and the listener is registered when the call returns (an awaitable
+        that was never awaited would silently register nothing).
         """
     async def count(self) -> int:
         """`SessionManager.count`, awaitable: how many sessions the store holds."""
@@ -82,8 +98,10 @@ class AsyncSessionManager:
         """`SessionManager.list_for_user`, awaitable: the user's active sessions, oldest
         first.
         """
-    async def prefix(self) -> str:
-        """The key prefix this manager was configured with (no store work)."""
+    def prefix(self) -> str:
+        """The key prefix this manager was configured with. Not awaitable: it does no store
+        work and returns at once.
+        """
     async def purge_expired(self) -> int:
         """`SessionManager.purge_expired`, awaitable: removes every expired session and
         returns how many.
@@ -92,9 +110,9 @@ class AsyncSessionManager:
         """`SessionManager.refresh`, awaitable: rotates a token (within the rotation grace,
         the same new token again).
         """
-    async def to_public_session(self, session: Session) -> PublicSession:
-        """The public view of a session: no token, no hash (no store work; awaitable for
-        uniformity).
+    def to_public_session(self, session: Session) -> PublicSession:
+        """The public view of a session: no token, no hash. Not awaitable: it does no store
+        work and returns at once.
         """
     async def update_metadata(self, session_id: str, changes: dict[str, str | None]) -> Session:
         """`SessionManager.update_metadata`, awaitable: sets (or, for an absent value,

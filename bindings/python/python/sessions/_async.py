@@ -1,8 +1,9 @@
 """``AsyncSessionManager``: the session manager for asyncio (internal; the public name
 is re-exported by ``sessions``).
 
-The class UniFFI generates already has coroutine methods: each call hands the Rust
-future to the running event loop, and the library runs the blocking store work on its
+The class UniFFI generates already has coroutine methods (and plain methods for what
+does no store work: ``add_listener``, ``prefix``, ``to_public_session``): each call hands
+the Rust future to the running event loop, and the library runs the blocking store work on its
 own pool of at most 8 threads, so the loop never waits for SQLite or a store written in
 Python. This module adds what the synchronous ``SessionManager`` has on top of the
 generated class: arguments checked before Rust sees them (the same ``TypeError`` /
@@ -23,8 +24,11 @@ awaiting task, is only reported as that error.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import ctypes
 import functools
 import inspect
+import sys
 import typing
 import weakref
 
@@ -35,26 +39,27 @@ Checked = typing.Callable[..., typing.Callable[..., typing.Any]]
 # Event-loop wake-ups: a finished call does not wake its task from the library's thread
 # (which would make that thread and the busy loop take turns on the GIL, a stall of
 # several milliseconds per call on a loaded machine); the library writes to a socket the
-# loop watches, and the loop wakes the tasks itself (src/asynchronous/wakeups.rs).
+# loop watches, and the loop wakes the tasks itself (src/asynchronous/wakeups.rs). The
+# loop's reader is the free function ``run_loop_wakeups``: it keeps no manager alive.
 _Generated = _generated.AsyncSessionManager
+# The loop integration's own method: taken off the generated class and its protocol, so
+# that it is not part of the package's API (``help()``, ``dir()``, the stub) through
+# inheritance.
+_set_loop_wakeups = _Generated.set_loop_wakeups
+for _cls in _Generated.__mro__:
+    if "set_loop_wakeups" in vars(_cls):
+        delattr(_cls, "set_loop_wakeups")
 _fd: int | None = None
-_drainer: typing.Any = None  # any manager with loop wake-ups: its method runs them all
 _watched: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
-
-
-def _run_loop_wakeups() -> None:
-    _Generated.run_loop_wakeups(_drainer)
 
 
 def _enable(manager: typing.Any) -> typing.Any:
     """Turns loop wake-ups on for a new manager (where the platform has them)."""
-    global _fd, _drainer
+    global _fd
     try:
-        _fd = _Generated.set_loop_wakeups(manager, True)
+        _fd = _set_loop_wakeups(manager, True)
     except _generated.SessionError:  # not Unix: wake-ups stay direct
         return manager
-    if _drainer is None:
-        _drainer = manager
     return manager
 
 
@@ -67,11 +72,88 @@ def _watch(manager: typing.Any) -> None:
     if loop in _watched:
         return
     try:
-        loop.add_reader(_fd, _run_loop_wakeups)
+        loop.add_reader(_fd, _generated.run_loop_wakeups)
     except (NotImplementedError, RuntimeError):  # e.g. a proactor loop
-        _Generated.set_loop_wakeups(manager, False)
+        _set_loop_wakeups(manager, False)
         return
     _watched.add(loop)
+
+
+# --------------------------------------------------------------------------------------
+# Finished calls whose loop is gone, and interpreter exit
+# --------------------------------------------------------------------------------------
+#
+# UniFFI's generated ``_uniffi_continuation_callback`` is what the library calls when a
+# Rust future can make progress, and also when a pending one is freed (the coroutine was
+# closed or garbage-collected): it hands the result to the awaiting future with
+# ``loop.call_soon_threadsafe``. Two faults come from it:
+#
+# * on a closed loop that raises ``RuntimeError``, which ctypes prints as one traceback
+#   per call that was in flight when the loop was closed;
+# * at interpreter exit, the garbage collector closes the coroutines still pending after
+#   the module dictionaries were cleared, and freeing their Rust futures called the
+#   callback's ctypes thunk, already freed with its module: a segfault.
+#
+# The package installs its own callback in place of the generated one (the generated
+# code calls it by its module-level name): the same hand-over, except that the result
+# of a call whose loop is closed is dropped quietly (nothing can await it any more), as
+# is anything the loop's machinery raises while the interpreter is being finalized. Its
+# thunk is never freed (one reference is leaked on purpose) and it needs no module
+# global, so it can run at any point of the interpreter's exit. At exit, before the
+# garbage collection of the modules, ``_shut_down`` stops the library's worker pool: no
+# queued call starts any more and no worker calls into Python again (a worker taking
+# the GIL of a finalizing interpreter aborts the process), after waiting a bounded time
+# for the calls that are running (a running call is never cut in half).
+
+
+def _quiet_continuation() -> typing.Any:
+    """The package's continuation callback (a ctypes thunk), or ``None`` if the
+    generated module does not have the callback this was written for."""
+    kind = getattr(_generated, "_UNIFFI_RUST_FUTURE_CONTINUATION_CALLBACK", None)
+    handles = getattr(_generated, "_UniffiContinuationHandleMap", None)
+    set_result = getattr(_generated, "_uniffi_set_future_result", None)
+    if kind is None or handles is None or set_result is None:
+        return None
+    if not isinstance(getattr(_generated, "_uniffi_continuation_callback", None), kind):
+        return None
+    is_finalizing = sys.is_finalizing
+    ignored = Exception
+
+    def continuation(future_ptr: int, poll_code: int) -> None:
+        loop = None
+        try:
+            loop, future = handles.remove(future_ptr)
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(set_result, future, poll_code)
+        except ignored:
+            # Closed meanwhile (from another thread), or the interpreter is tearing the
+            # loop down: the call's result is dropped.
+            if not (is_finalizing() or (loop is not None and loop.is_closed())):
+                raise
+
+    thunk = kind(continuation)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(thunk))  # never freed, see above
+    return thunk
+
+
+_CONTINUATION = _quiet_continuation()
+if _CONTINUATION is not None:
+    _generated._uniffi_continuation_callback = _CONTINUATION
+
+#: How long interpreter exit waits for the library's running calls (milliseconds).
+EXIT_DRAIN_MS = 5_000
+
+
+def _shut_down() -> None:
+    """``atexit``: stops the library's worker pool before the interpreter is finalized
+    (see above). A call still running after ``EXIT_DRAIN_MS`` is left to finish."""
+    if not _generated.shutdown_async_pool(EXIT_DRAIN_MS):
+        sys.stderr.write(
+            f"sessions: a store call was still running {EXIT_DRAIN_MS} ms into interpreter exit\n"
+        )
+
+
+atexit.register(_shut_down)
 
 
 def public_class(checked: Checked, public_types: dict[type, type]) -> type:
@@ -87,7 +169,7 @@ def public_class(checked: Checked, public_types: dict[type, type]) -> type:
     AsyncSessionManager.__qualname__ = "AsyncSessionManager"
     public_types[_generated.AsyncSessionManager] = AsyncSessionManager
     for name, obj in vars(_generated.AsyncSessionManager).items():
-        if (name.startswith("_") and name != "__init__") or name in _MACHINERY:
+        if name.startswith("_") and name != "__init__":
             continue
         label = "AsyncSessionManager()" if name == "__init__" else f"AsyncSessionManager.{name}()"
         if isinstance(obj, classmethod):
@@ -96,12 +178,10 @@ def public_class(checked: Checked, public_types: dict[type, type]) -> type:
             setattr(AsyncSessionManager, name, _initializer(checked(obj, label)))
         elif inspect.iscoroutinefunction(obj):
             setattr(AsyncSessionManager, name, _watching(checked(obj, label)))
+        elif inspect.isfunction(obj):  # no store work (add_listener, prefix, ...): plain
+            setattr(AsyncSessionManager, name, checked(obj, label))
     return AsyncSessionManager
 
-
-# The loop integration's own methods (used above), not part of the package's API: they
-# are left out of the public class, its signatures and its stub.
-_MACHINERY = ("set_loop_wakeups", "run_loop_wakeups")
 
 
 def _constructor(fn: typing.Callable[..., typing.Any]) -> typing.Callable[..., typing.Any]:

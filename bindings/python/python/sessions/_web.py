@@ -149,8 +149,14 @@ class CookieSettings:
 
 
 def read_cookie(headers: Iterable[str], name: str) -> str | None:
-    """The value of the first cookie called ``name`` in these ``Cookie`` header values
-    (quotes around a value are removed), or ``None``."""
+    """The value of the first cookie called ``name`` with a non-empty value in these
+    ``Cookie`` header values (quotes around a value are removed), or ``None``.
+
+    A request can carry several cookies of one name (set for different paths or
+    domains). The first one wins, as in werkzeug (browsers send the most specific path
+    first; Starlette's parser keeps the last), but an empty value is never a token and
+    is skipped: a leftover deleted cookie, or an empty one planted by a sibling domain,
+    cannot shadow the session's cookie."""
     for header in headers:
         for part in header.split(";"):
             key, eq, value = part.strip().partition("=")
@@ -158,7 +164,8 @@ def read_cookie(headers: Iterable[str], name: str) -> str | None:
                 value = value.strip()
                 if len(value) >= 2 and value[0] == value[-1] == '"':
                     value = value[1:-1]
-                return value
+                if value:
+                    return value
     return None
 
 
@@ -176,7 +183,17 @@ def read_bearer(headers: Iterable[str]) -> str | None:
 # Errors -> HTTP
 # --------------------------------------------------------------------------------------
 
+class MissingToken(SessionError.InvalidToken):
+    """What the request helpers (``rotate``, ``sign_out_everywhere``) raise when the
+    request carried no token: a ``SessionError.InvalidToken`` to ``except`` clauses,
+    answered 401 ``MISSING_TOKEN`` like a route that requires a session."""
+
+    def __str__(self) -> str:
+        return "the request carried no session token"
+
+
 _UNAUTHORIZED: dict[type[SessionError], str] = {
+    MissingToken: MISSING_TOKEN,
     SessionError.InvalidToken: ValidationError.INVALID_TOKEN.name,
     SessionError.SessionExpired: ValidationError.SESSION_EXPIRED.name,
     SessionError.SessionRevoked: ValidationError.SESSION_REVOKED.name,
@@ -206,6 +223,8 @@ def http_status(error: BaseException) -> tuple[int, str] | None:
     error that is a bug of the application (a bad user id, lifetime, metadata or
     configuration), which should surface as a 500.
 
+    * 401 ``MISSING_TOKEN``: ``MissingToken`` (a request helper called for a request
+      without a token);
     * 401 (the client's credentials do not hold): ``InvalidToken``, ``SessionExpired``,
       ``SessionRevoked``, ``UserAgentMismatch``, ``TokenReused`` (the reasons are the
       ``ValidationError`` names), ``UserAgentRequired``, ``SessionNotFound``;
@@ -370,11 +389,11 @@ class RequestState:
         """The token to refresh: the request's (or the one issued during it). Raises the
         ``SessionError`` of the request's failed validation (``refresh`` would fail the
         same way, or, once a reuse revoked the session, less precisely), or
-        ``InvalidToken`` when the request has no token."""
+        ``MissingToken`` (an ``InvalidToken``) when the request has no token."""
         if self.error is not None:
             raise _ERRORS[self.error]()
         if self._token is None:
-            raise SessionError.InvalidToken()
+            raise MissingToken()
         return self._token
 
     def _signed_in(self) -> Session:

@@ -57,6 +57,7 @@ from ._web import (
     ENVIRON_KEY,
     MISSING_TOKEN,
     CookieSettings,
+    MissingToken,
     RequestState,
     SyncManager,
     TokenSource,
@@ -72,6 +73,7 @@ __all__ = [
     "SCOPE_KEY",
     "AsyncManager",
     "CookieSettings",
+    "MissingToken",
     "RequestSession",
     "SessionMiddleware",
     "SyncManager",
@@ -185,7 +187,8 @@ class RequestSession(RequestState):
         token all get the same new token. Raises the ``SessionError`` of the request's
         failed validation (``TokenReused`` for a predecessor presented after the grace,
         which revoked the session; ``SessionExpired``, ...) without calling ``refresh``,
-        ``InvalidToken`` when the request has no token, and what ``refresh`` raises."""
+        ``MissingToken`` (an ``InvalidToken``, answered 401 ``MISSING_TOKEN``) when the
+        request has no token, and what ``refresh`` raises."""
         token = self._presented()
         self._check_open()
         refreshed: Session = await self._calls.call("refresh", token, self.user_agent)
@@ -206,7 +209,8 @@ class RequestSession(RequestState):
         """Destroys every session of the request's user and deletes the cookie. Returns
         how many were destroyed. Without a valid session (there is no user to sign out)
         raises the ``SessionError`` of the failed validation (``SessionRevoked``, ...), or
-        ``InvalidToken`` when the request has no token."""
+        ``MissingToken`` (an ``InvalidToken``, 401 ``MISSING_TOKEN``) when the request has
+        no token."""
         self._check_open()
         session = self._signed_in()
         count = int(await self._calls.call("destroy_all_for_user", session.user_id))

@@ -100,8 +100,8 @@ final class AsyncManagerTests: XCTestCase {
         let clock = TestClock("2026-01-01T00:00:00Z")
         let m = try AsyncSessionManager(config: SessionConfig(), clock: clock)
         let recorder = EventRecorder()
-        await m.addListener(listener: recorder)
-        let got1 = await m.prefix()
+        m.addListener(listener: recorder)
+        let got1 = m.prefix()
         XCTAssertEqual(got1, SessionConfig().prefix)
         let s = try await m.create(options: CreateSessionOptions(
             userId: "alice", expiresIn: nil, metadata: ["role": "admin"], slidingExpiration: true))
@@ -110,7 +110,7 @@ final class AsyncManagerTests: XCTestCase {
         XCTAssertEqual(checked.session?.id, s.id)
         let got2 = try await m.get(sessionId: s.id)?.token
         XCTAssertEqual(got2, "")
-        let got3 = await m.toPublicSession(session: s).id
+        let got3 = m.toPublicSession(session: s).id
         XCTAssertEqual(got3, s.id)
         let updated = try await m.updateMetadata(sessionId: s.id, changes: ["role": nil, "theme": "dark"])
         XCTAssertEqual(updated.metadata, ["theme": "dark"])

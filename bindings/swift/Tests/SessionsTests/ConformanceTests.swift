@@ -291,8 +291,7 @@ final class AwaitedManager: ScenarioManager {
     init(_ manager: AsyncSessionManager) { self.manager = manager }
 
     func addListener(listener: SessionListener) {
-        let m = manager
-        try? awaited { await m.addListener(listener: listener) }
+        manager.addListener(listener: listener)  // not async: no store work
     }
     func create(options: CreateSessionOptions) throws -> Session {
         let m = manager

@@ -8,7 +8,8 @@ import kotlinx.coroutines.future.future
 
 /**
  * The session manager for coroutines (Ktor, Android, any `CoroutineScope`): the same
- * constructors and methods as [SessionManager], each method a `suspend` function.
+ * constructors and methods as [SessionManager], each method that works on the store a
+ * `suspend` function ([addListener], [prefix] and [toPublicSession] return at once).
  *
  * ```kotlin
  * val sessions = AsyncSessionManager.open("sessions.sqlite", SessionConfig())
@@ -141,8 +142,11 @@ open class AsyncSessionManager : AsyncSessionManagerBase {
         return super.updateMetadata(sessionId, changes)
     }
 
-    /** Registers [listener] (guarded, as by [SessionManager.addListener]); it is called on the library's threads. */
-    override suspend fun addListener(listener: SessionListener) = super.addListener(guarded(listener))
+    /**
+     * Registers [listener] (guarded, as by [SessionManager.addListener]); it is called on the
+     * library's threads. Not a `suspend` function (no store work): registered on return.
+     */
+    override fun addListener(listener: SessionListener) = super.addListener(guarded(listener))
 
     @Throws(SessionException::class)
     override suspend fun importJson(json: String): Long {
@@ -193,8 +197,9 @@ open class AsyncSessionManager : AsyncSessionManagerBase {
     fun updateMetadataFuture(sessionId: String, changes: Map<String, String?>): CompletableFuture<Session> =
         java { updateMetadata(sessionId, changes) }
 
-    /** [addListener] for Java. */
-    fun addListenerFuture(listener: SessionListener): CompletableFuture<Unit> = java { addListener(listener) }
+    /** [addListener] for Java, as a completed future (Java can call [addListener] directly). */
+    fun addListenerFuture(listener: SessionListener): CompletableFuture<Unit> =
+        CompletableFuture.completedFuture(addListener(listener))
 
     /** [purgeExpired] for Java. */
     fun purgeExpiredFuture(): CompletableFuture<Long> = java { purgeExpired() }
@@ -202,11 +207,12 @@ open class AsyncSessionManager : AsyncSessionManagerBase {
     /** [count] for Java. */
     fun countFuture(): CompletableFuture<Long> = java { count() }
 
-    /** [prefix] for Java. */
-    fun prefixFuture(): CompletableFuture<String> = java { prefix() }
+    /** [prefix] for Java, as a completed future (Java can call [prefix] directly). */
+    fun prefixFuture(): CompletableFuture<String> = CompletableFuture.completedFuture(prefix())
 
-    /** [toPublicSession] for Java. */
-    fun toPublicSessionFuture(session: Session): CompletableFuture<PublicSession> = java { toPublicSession(session) }
+    /** [toPublicSession] for Java, as a completed future (Java can call [toPublicSession] directly). */
+    fun toPublicSessionFuture(session: Session): CompletableFuture<PublicSession> =
+        CompletableFuture.completedFuture(toPublicSession(session))
 
     /** [exportJson] for Java. */
     fun exportJsonFuture(): CompletableFuture<String> = java { exportJson() }
