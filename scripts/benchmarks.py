@@ -164,11 +164,12 @@ def kotlin_lines() -> list:
     fast path (the default `validate`, JNA direct mapping), the regular UniFFI path and a
     pure-Kotlin manager, side by side in one JVM. Runs through Maven's `bench` profile
     (bindings/kotlin/pom.xml), which builds the library and the bindings first."""
-    args = ["mvn", "-B", "-ntp", "-q", "-Pbench", "-DskipTests", "-f",
+    args = ["mvn", "-B", "-ntp", "-q", "-Dstyle.color=never", "-Pbench", "-DskipTests", "-f",
             str(ROOT / "bindings" / "kotlin" / "pom.xml"), "test"]
     print("+", " ".join(args), flush=True)
     out = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    f = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+    # The benchmark's JSON line (Maven may still put escape codes before it).
+    f = json.loads([l[l.index("{"):] for l in out.splitlines() if "{" in l][-1])
     lines = ["", "## The per-request call from Kotlin", "",
              f"CPU time per call (thread CPU time; the median of 5 interleaved rounds after a "
              f"JIT warm-up; Java {f['java']}), 1,000 sessions with one metadata entry, the "
