@@ -3,6 +3,9 @@
 
 Latencies come from criterion's estimates (target/criterion/manager/*/*/new/estimates.json),
 memory and throughput from the JSON lines the benchmarks write beside them.
+
+`python3 scripts/benchmarks.py --kotlin` runs only the Kotlin per-request benchmark and
+prints its section (BENCHMARKS.md is left as it is).
 """
 
 import json
@@ -156,11 +159,45 @@ def python_lines() -> list:
     return lines
 
 
+def kotlin_lines() -> list:
+    """The per-request call from Kotlin (benches/kotlin/ValidateBench.kt, issue 14): the
+    fast path (the default `validate`, JNA direct mapping), the regular UniFFI path and a
+    pure-Kotlin manager, side by side in one JVM. Runs through Maven's `bench` profile
+    (bindings/kotlin/pom.xml), which builds the library and the bindings first."""
+    args = ["mvn", "-B", "-ntp", "-q", "-Dstyle.color=never", "-Pbench", "-DskipTests", "-f",
+            str(ROOT / "bindings" / "kotlin" / "pom.xml"), "test"]
+    print("+", " ".join(args), flush=True)
+    out = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    # The benchmark's JSON line (Maven may still put escape codes before it).
+    f = json.loads([l[l.index("{"):] for l in out.splitlines() if "{" in l][-1])
+    lines = ["", "## The per-request call from Kotlin", "",
+             f"CPU time per call (thread CPU time; the median of 5 interleaved rounds after a "
+             f"JIT warm-up; Java {f['java']}), 1,000 sessions with one metadata entry, the "
+             "caller reading the result. `validate` is the fast path (the default: one JNA "
+             "direct-mapped call of `sessions_fast_validate`, the result decoded from a "
+             "per-thread direct buffer); \"UniFFI\" is the same call through the generated "
+             "code (`validateRegular`); pure Kotlin is `benches/kotlin/PureSessions.kt` "
+             "(MessageDigest + ConcurrentHashMap + data class):", "",
+             "| call | fast path | UniFFI | pure Kotlin | fast / pure | UniFFI / pure |",
+             "|---|---|---|---|---|---|"]
+    for token in ("valid", "unknown"):
+        fast, uniffi, pure = (f[f"{token}_{p}_ns"] for p in ("fast", "regular", "pure"))
+        lines.append(f"| validate, {token} token | {fmt_ns(fast)} | {fmt_ns(uniffi)} "
+                     f"| {fmt_ns(pure)} | {fast / pure:.2f}x | {uniffi / pure:.2f}x |")
+    lines.append(f"| validate, empty token (the call and its result alone) "
+                 f"| {fmt_ns(f['empty_token_fast_ns'])} | | | | |")
+    lines.append(f"| create (UniFFI; no fast path) | | {fmt_ns(f['create_regular_ns'])} "
+                 f"| {fmt_ns(f['create_pure_ns'])} | "
+                 f"| {f['create_regular_ns'] / f['create_pure_ns']:.2f}x |")
+    return lines
+
+
 def main() -> int:
     run("cargo", "bench", "--bench", "sessions")
     run("cargo", "bench", "--bench", "memory")
     hotpath = hotpath_lines()
     hotpath += python_lines()
+    hotpath += kotlin_lines()
     cpu = next(
         (l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
          if l.startswith("model name")),
@@ -341,5 +378,8 @@ def measure_event_loop_stall() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--event-loop-stall"]:
         measure_event_loop_stall()
+        sys.exit(0)
+    if sys.argv[1:] == ["--kotlin"]:  # the Kotlin section alone, printed (BENCHMARKS.md untouched)
+        print("\n".join(kotlin_lines()))
         sys.exit(0)
     sys.exit(main())

@@ -81,6 +81,9 @@ open class SessionManager : SessionManagerBase {
         fun withStore(config: SessionConfig, store: SessionStore, clock: Clock? = null): SessionManager =
             HostFaults.surface { SessionManagerBase.withStore(checked(config), guarded(store), guarded(clock)) }
 
+        /** [SessionManager.fastHandleValue] when the fast path is not taken (handles start at 1). */
+        private const val NO_FAST_PATH = -1L
+
         internal fun checked(config: SessionConfig): SessionConfig {
             if (!config.prefix.isWellFormed()) {
                 throw SessionException.InvalidConfig("prefix ${config.prefix.malformedReason()}")
@@ -101,11 +104,79 @@ open class SessionManager : SessionManagerBase {
         return HostFaults.surface { super.create(options) }
     }
 
+    /**
+     * Validates [token] (and [userAgent], when the manager binds sessions to one), as the
+     * generated [SessionManagerBase.validate] documents, through the per-request fast
+     * path: one direct-mapped JNA call of the library's `sessions_fast_validate` instead
+     * of UniFFI's generated per-call code (FastPath.kt). Same manager, store, clock and
+     * rules, the same result, the same exceptions; what the fast path cannot take goes
+     * through UniFFI.
+     */
     @Throws(SessionException::class)
     override fun validate(token: String, userAgent: String?): ValidationResult {
         if (!token.isWellFormed()) return ValidationResult(false, null, ValidationError.INVALID_TOKEN)
         requireWellFormed(userAgent, "userAgent")
+        validateFast(token, userAgent)?.let { return it }
         return HostFaults.surface { super.validate(token, userAgent) }
+    }
+
+    /**
+     * [validate] through the fast path alone, for well-formed [token] and [userAgent]
+     * (no unpaired surrogate: [validate] checks first); null when the fast path does not
+     * answer and the regular path must (see FastPath.kt).
+     */
+    @Throws(SessionException::class)
+    internal fun validateFast(token: String, userAgent: String?): ValidationResult? {
+        val handle = fastHandle()
+        if (handle == NO_FAST_PATH) return null
+        return HostFaults.surface { FastPath.validate(handle, token, userAgent) }
+    }
+
+    /**
+     * [validate] through UniFFI's generated code only (the path [validate] falls back
+     * to): for tests comparing both paths and for the benchmark.
+     */
+    @Throws(SessionException::class)
+    internal fun validateRegular(token: String, userAgent: String?): ValidationResult {
+        if (!token.isWellFormed()) return ValidationResult(false, null, ValidationError.INVALID_TOKEN)
+        requireWellFormed(userAgent, "userAgent")
+        return HostFaults.surface { super.validate(token, userAgent) }
+    }
+
+    /**
+     * This manager's fast-path handle (0 before it is first needed), or [NO_FAST_PATH]
+     * once closed or when the platform or this object cannot take the fast path.
+     */
+    @Volatile
+    private var fastHandleValue = 0L
+
+    /** This manager's fast-path handle, asked of the library once; [NO_FAST_PATH] if none. */
+    private fun fastHandle(): Long {
+        val known = fastHandleValue
+        if (known != 0L) return known
+        val handle = if (!FastPath.available) {
+            NO_FAST_PATH
+        } else {
+            try {
+                fastPathHandle().toLong()
+            } catch (_: Exception) {
+                NO_FAST_PATH // no Rust object (a fake) or already closed: the regular path answers
+            }
+        }
+        synchronized(this) {
+            // close() may have run meanwhile: it wins.
+            if (fastHandleValue == 0L) fastHandleValue = handle
+            return fastHandleValue
+        }
+    }
+
+    /**
+     * Releases the Rust object (see [SessionManagerBase.destroy]); from now on [validate]
+     * fails as every other method does, whoever else still holds the Rust manager.
+     */
+    override fun destroy() {
+        synchronized(this) { fastHandleValue = NO_FAST_PATH }
+        super.destroy()
     }
 
     /** [validate] without a user agent. */

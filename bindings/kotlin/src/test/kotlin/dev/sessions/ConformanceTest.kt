@@ -21,7 +21,9 @@ import kotlinx.coroutines.runBlocking
 /**
  * Runs every JSON file in `tests/conformance/scenarios` (format: tests/conformance/README.md)
  * with a Kotlin clock, against the library's in-memory store and against [KotlinStore],
- * through [SessionManager] and through [AsyncSessionManager] (each call awaited).
+ * in three modes: "regular" ([SessionManager], `validate` through UniFFI's generated code
+ * only), "fast" ([SessionManager], every `validate` answered by the fast path: a test
+ * fails if it falls back) and "async" ([AsyncSessionManager], each call awaited).
  */
 class ConformanceTest {
     private val scenarioDir: File = run {
@@ -38,9 +40,9 @@ class ConformanceTest {
                 file.nameWithoutExtension,
                 file.toURI(),
                 listOf("memory", "kotlin").flatMap { store ->
-                    listOf(false, true).map { async ->
-                        val name = "${file.nameWithoutExtension} [$store${if (async) ", async" else ""}]"
-                        DynamicTest.dynamicTest(name, file.toURI()) { ScenarioRun(file, store, async).run() }
+                    Mode.entries.map { mode ->
+                        val name = "${file.nameWithoutExtension} [$store, ${mode.name.lowercase()}]"
+                        DynamicTest.dynamicTest(name, file.toURI()) { ScenarioRun(file, store, mode).run() }
                     }
                 }.stream(),
             )
@@ -48,8 +50,13 @@ class ConformanceTest {
     }
 }
 
+/** How a scenario reaches the library (see [ConformanceTest]). */
+private enum class Mode { REGULAR, FAST, ASYNC }
+
 /** One scenario against one store, through [SessionManager] or [AsyncSessionManager]. */
-private class ScenarioRun(private val file: File, private val storeKind: String, private val async: Boolean) {
+private class ScenarioRun(private val file: File, private val storeKind: String, private val mode: Mode) {
+    private val async = mode == Mode.ASYNC
+
     private val json = JSONObject(file.readText())
     private val clock = ManualClock(instant(json.getString("start")))
     private val bindings = HashMap<String, Binding>()
@@ -98,7 +105,7 @@ private class ScenarioRun(private val file: File, private val storeKind: String,
         }
         val sync = if (async) null else build(config)
         val asyncManager = if (async) newAsyncManager(storeKind, config, clock) else null
-        val api = Api(sync, asyncManager)
+        val api = Api(sync, asyncManager, mode)
         (sync ?: asyncManager!!).use {
             api.addListener(recorder)
             val steps = json.getJSONArray("steps")
@@ -107,20 +114,31 @@ private class ScenarioRun(private val file: File, private val storeKind: String,
                 try {
                     step(api, step)
                 } catch (e: Throwable) {
-                    throw AssertionError("${file.name} [$storeKind, async=$async] step ${i + 1} ${step}: ${e.message}", e)
+                    throw AssertionError("${file.name} [$storeKind, $mode] step ${i + 1} ${step}: ${e.message}", e)
                 }
             }
         }
     }
 
     /** The manager under test: every call goes to [sync], or is awaited on [async]. */
-    private class Api(val sync: SessionManager?, val async: AsyncSessionManager?) {
+    private class Api(val sync: SessionManager?, val async: AsyncSessionManager?, val mode: Mode) {
         private fun <T> call(blocking: (SessionManager) -> T, suspending: suspend (AsyncSessionManager) -> T): T =
             if (sync != null) blocking(sync) else runBlocking { suspending(async!!) }
 
         fun addListener(l: SessionListener) = call({ it.addListener(l) }, { it.addListener(l) })
         fun create(o: CreateSessionOptions) = call({ it.create(o) }, { it.create(o) })
-        fun validate(t: String, ua: String?) = call({ it.validate(t, ua) }, { it.validate(t, ua) })
+        fun validate(t: String, ua: String?) = call(
+            {
+                when (mode) {
+                    // Only arguments longer than the fast path takes may reach the regular path.
+                    Mode.FAST -> it.validateFast(t, ua)
+                        ?: if (maxOf(t.length, ua?.length ?: 0) > FastPath.MAX_INPUT_CHARS) it.validateRegular(t, ua)
+                        else fail("the fast path did not answer")
+                    else -> it.validateRegular(t, ua)
+                }
+            },
+            { it.validate(t, ua) },
+        )
         fun refresh(t: String, ua: String?) = call({ it.refresh(t, ua) }, { it.refresh(t, ua) })
         fun destroy(id: String) = call({ it.destroy(id) }, { it.destroy(id) })
         fun destroyAllForUser(u: String) = call({ it.destroyAllForUser(u) }, { it.destroyAllForUser(u) })

@@ -1,0 +1,279 @@
+package dev.sessions
+
+import com.sun.jna.Library
+import com.sun.jna.Native
+import com.sun.jna.NativeLibrary
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.time.Duration
+import java.time.Instant
+
+/*
+ * The per-request fast path: `SessionManager.validate` without UniFFI's per-call code.
+ *
+ * `validate` runs on every request, and UniFFI's generated Kotlin spends most of a call
+ * on JNA objects (a RustBuffer structure per argument and result, a call-status structure,
+ * the argument and result buffers: five JNA calls and their allocations), far more than
+ * the Rust call itself. The library exports one primitive-only C function,
+ *
+ *   int32_t sessions_fast_validate(uint64_t handle, const uint8_t *token, size_t token_len,
+ *                                  const uint8_t *user_agent, size_t user_agent_len,
+ *                                  uint8_t *out, size_t out_cap);
+ *
+ * that calls the manager's own `validate` and writes the result into a caller-owned buffer
+ * in a small documented layout (src/fast_path.rs). This file calls it through JNA *direct
+ * mapping* (`Native.register`: a `static native` method bound to the symbol, every
+ * argument a primitive `long`, so a call is one JNI transition with no JNA objects, no
+ * reflection and no argument conversion), registered on the very `NativeLibrary` instance
+ * the generated bindings loaded (one copy of the library, one registry of managers), and
+ * builds the same `ValidationResult` / `Session` the generated code builds.
+ *
+ * Per thread it keeps two direct buffers (the UTF-8 arguments, the result) whose native
+ * addresses are passed as plain numbers, and a scratch array for the strings: no
+ * allocation per call beyond the result's own objects. Nothing is cached: every call
+ * validates in Rust, in the same manager (same store, rules and clock).
+ *
+ * Behaviour is the regular path's: a result the fast path cannot give (a handle the
+ * library does not know, any other error code) is answered by the regular path; an error
+ * `validate` failed with is fetched through UniFFI (`takeFastPathError`) and thrown as the
+ * regular path throws it. Stores, clocks and listeners written in Kotlin or Java are
+ * called by the library during the call exactly as on the regular path, and
+ * [SessionManager] runs the call inside the same [HostFaults] frame.
+ */
+internal object FastPath {
+    /** `validate` failed: its error waits in `takeFastPathError` (src/fast_path.rs). */
+    const val FAILED = -3
+
+    /** The fixed part of a valid result (src/fast_path.rs). */
+    const val HEADER_LEN = 88
+
+    /** The first capacity of a thread's result buffer; it grows to the largest result seen. */
+    const val INITIAL_CAPACITY = 1024
+
+    /** The longest token or user agent (UTF-16 units) the fast path takes. */
+    const val MAX_INPUT_CHARS = 8192
+
+    private val ERRORS = arrayOf(
+        ValidationError.INVALID_TOKEN,
+        ValidationError.SESSION_EXPIRED,
+        ValidationError.SESSION_REVOKED,
+        ValidationError.USER_AGENT_MISMATCH,
+        ValidationError.TOKEN_REUSED,
+    )
+
+    /**
+     * Whether this platform can take the fast path: the direct-mapped signature passes
+     * pointers and `size_t` as 64-bit `long`s, so 32-bit platforms (32-bit Android ABIs)
+     * use the regular path.
+     */
+    val available: Boolean = Native.POINTER_SIZE == 8 && Native.SIZE_T_SIZE == 8
+
+    /**
+     * The direct-mapped entry point, bound on first use to the library instance the
+     * generated `UniffiLib` was registered with.
+     */
+    private object Entry {
+        init {
+            UniffiLib.ensureInitialized() // the generated bindings load (and check) the library first
+            Native.register(Entry::class.java, generatedLibrary())
+        }
+
+        /** `sessions_fast_validate`, every pointer and `size_t` as a 64-bit number. */
+        @JvmStatic
+        external fun sessions_fast_validate(
+            handle: Long,
+            token: Long,
+            tokenLen: Long,
+            userAgent: Long,
+            userAgentLen: Long,
+            out: Long,
+            outCap: Long,
+        ): Int
+    }
+
+    /**
+     * The `NativeLibrary` the generated code loaded: `Native.register(UniffiLib::class.java,
+     * name)` asks `NativeLibrary.getInstance(name, {classloader: UniffiLib's})`, which is
+     * cached by name and options, so the same call here returns that same instance (the
+     * same loaded file, hence the same registry of managers). The name is the generated
+     * `findLibraryName`'s: the `uniffi.component.sessions.libraryOverride` property, or
+     * the cdylib name.
+     */
+    internal fun generatedLibrary(): NativeLibrary {
+        val name = System.getProperty("uniffi.component.sessions.libraryOverride") ?: "sessions"
+        return NativeLibrary.getInstance(
+            name,
+            mapOf(Library.OPTION_CLASSLOADER to UniffiLib::class.java.classLoader),
+        )
+    }
+
+    /** One thread's buffers (used by one call at a time: calls on a thread do not overlap). */
+    private class Buffers {
+        var input: ByteBuffer = direct(256)
+        var inputAddress: Long = address(input)
+        var out: ByteBuffer = direct(INITIAL_CAPACITY)
+        var outAddress: Long = address(out)
+        var scratch = ByteArray(INITIAL_CAPACITY)
+
+        fun growInput(size: Int) {
+            input = direct(maxOf(size, 2 * input.capacity()))
+            inputAddress = address(input)
+        }
+
+        fun growOut(size: Int) {
+            out = direct(maxOf(size, 2 * out.capacity()))
+            outAddress = address(out)
+        }
+
+        companion object {
+            fun direct(size: Int): ByteBuffer = ByteBuffer.allocateDirect(size).order(ByteOrder.LITTLE_ENDIAN)
+
+            fun address(buffer: ByteBuffer): Long = com.sun.jna.Pointer.nativeValue(Native.getDirectBufferPointer(buffer))
+        }
+    }
+
+    private val buffers = ThreadLocal.withInitial { Buffers() }
+
+    /**
+     * Validates [token] (well-formed: no unpaired surrogate) with the manager behind
+     * [handle] through the C entry point; null when the regular path must answer (an
+     * error code other than [FAILED]). Throws the [SessionException] `validate` failed
+     * with, as the regular path throws it.
+     */
+    @Throws(SessionException::class)
+    fun validate(handle: Long, token: String, userAgent: String?): ValidationResult? {
+        // Longer arguments go to the regular path: a thread's input buffer stays small.
+        if (token.length > MAX_INPUT_CHARS || (userAgent != null && userAgent.length > MAX_INPUT_CHARS)) return null
+        val b = buffers.get()
+        val tokenLen = putUtf8(b, token, 0)
+        val uaLen = if (userAgent == null) 0 else putUtf8(b, userAgent, tokenLen)
+        // The input buffer may have grown while the user agent was written.
+        val inAddress = b.inputAddress
+        val uaAddress = if (userAgent == null) 0L else inAddress + tokenLen
+        var size = Entry.sessions_fast_validate(
+            handle, inAddress, tokenLen.toLong(), uaAddress, uaLen.toLong(), b.outAddress, b.out.capacity().toLong(),
+        )
+        while (size > b.out.capacity()) { // a larger result than ever before on this thread
+            b.growOut(size)
+            size = Entry.sessions_fast_validate(
+                handle, inAddress, tokenLen.toLong(), uaAddress, uaLen.toLong(), b.outAddress, b.out.capacity().toLong(),
+            )
+        }
+        if (size >= 0) return decode(b, size)
+        if (size == FAILED) takeFastPathError() // throws the SessionException validate failed with
+        return null
+    }
+
+    /**
+     * Writes [s] as UTF-8 into the thread's input buffer at [at] (growing it as needed);
+     * returns its length in bytes. [s] has no unpaired surrogate (checked by the caller).
+     */
+    private fun putUtf8(b: Buffers, s: String, at: Int): Int {
+        val worst = at + 3 * s.length // at most 3 bytes per UTF-16 unit
+        if (worst > b.input.capacity()) {
+            val old = b.input
+            b.growInput(worst)
+            for (i in 0 until at) b.input.put(i, old.get(i))
+        }
+        val buf = b.input
+        var i = 0
+        var o = at
+        val n = s.length
+        while (i < n) {
+            val c = s[i].code
+            when {
+                c < 0x80 -> buf.put(o++, c.toByte())
+                c < 0x800 -> {
+                    buf.put(o++, (0xC0 or (c shr 6)).toByte())
+                    buf.put(o++, (0x80 or (c and 0x3F)).toByte())
+                }
+                Character.isHighSurrogate(s[i]) -> {
+                    val cp = Character.toCodePoint(s[i], s[++i])
+                    buf.put(o++, (0xF0 or (cp shr 18)).toByte())
+                    buf.put(o++, (0x80 or ((cp shr 12) and 0x3F)).toByte())
+                    buf.put(o++, (0x80 or ((cp shr 6) and 0x3F)).toByte())
+                    buf.put(o++, (0x80 or (cp and 0x3F)).toByte())
+                }
+                else -> {
+                    buf.put(o++, (0xE0 or (c shr 12)).toByte())
+                    buf.put(o++, (0x80 or ((c shr 6) and 0x3F)).toByte())
+                    buf.put(o++, (0x80 or (c and 0x3F)).toByte())
+                }
+            }
+            i++
+        }
+        return o - at
+    }
+
+    /** The result in the thread's output buffer, [size] bytes (layout in src/fast_path.rs). */
+    private fun decode(b: Buffers, size: Int): ValidationResult {
+        val out = b.out
+        val status = out.get(0).toInt()
+        if (status != 0) return ValidationResult(false, null, ERRORS[status - 1])
+        val flags = out.get(1).toInt() and 0xFF
+        val plain = (out.getShort(2).toInt() and 1) != 0
+        val entries = out.getInt(4)
+        val version = out.getLong(8)
+        val count = 4 + 2 * entries +
+            (if (flags and 16 != 0) 1 else 0) + (if (flags and 32 != 0) 1 else 0) + (if (flags and 128 != 0) 1 else 0)
+        val area = HEADER_LEN + 4 * count
+        val areaLen = size - area
+        if (b.scratch.size < areaLen) b.scratch = ByteArray(maxOf(areaLen, 2 * b.scratch.size))
+        val bytes = b.scratch
+        out.position(area)
+        out.get(bytes, 0, areaLen)
+        out.position(0)
+        val charset = if (plain) Charsets.ISO_8859_1 else Charsets.UTF_8
+        var at = 0
+        var index = 0
+        fun next(): String {
+            val n = out.getInt(HEADER_LEN + 4 * index++)
+            val s = String(bytes, at, n, charset)
+            at += n + 1 // and the NUL after it
+            return s
+        }
+        val id = next()
+        val userId = next()
+        val token = next()
+        val tokenHash = next()
+        val bound = if (flags and 16 != 0) next() else null
+        val previous = if (flags and 32 != 0) next() else null
+        val rotationKey = if (flags and 128 != 0) next() else null
+        val metadata = if (flags and 1 != 0) {
+            val m = LinkedHashMap<String, String>(mapCapacity(entries))
+            repeat(entries) {
+                val key = next()
+                m[key] = next()
+            }
+            m
+        } else {
+            null
+        }
+        val session = Session(
+            id = id,
+            userId = userId,
+            token = token,
+            tokenHash = tokenHash,
+            createdAt = instant(out, 0),
+            expiresAt = instant(out, 1),
+            metadata = metadata,
+            revokedAt = if (flags and 2 != 0) instant(out, 3) else null,
+            slidingExpiration = if (flags and 4 != 0) flags and 8 != 0 else null,
+            boundUserAgent = bound,
+            lifetime = Duration.ofSeconds(out.getLong(76), (out.getInt(84).toLong() and 0xFFFF_FFFFL)),
+            absoluteExpiresAt = instant(out, 2),
+            version = version,
+            previousTokenHash = previous,
+            rotatedAt = if (flags and 64 != 0) instant(out, 4) else null,
+            rotationKey = rotationKey,
+        )
+        return ValidationResult(true, session, null)
+    }
+
+    /** The [i]th timestamp of the header: seconds rounded down and nanoseconds, exact. */
+    private fun instant(out: ByteBuffer, i: Int): Instant =
+        Instant.ofEpochSecond(out.getLong(16 + 12 * i), out.getInt(24 + 12 * i).toLong() and 0xFFFF_FFFFL)
+
+    /** A `LinkedHashMap` capacity holding [n] entries without rehashing. */
+    private fun mapCapacity(n: Int): Int = if (n < 3) n + 1 else (n / 0.75f + 1f).toInt()
+}
