@@ -56,17 +56,31 @@ impl SessionManager {
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Arc<Self>> {
         let mut policy = Policy::from_config(&config)?;
-        let store: Arc<dyn SessionStore> = if location::is_redis(&path) {
+        // Whitespace around a Redis URL (an environment file's) is a mistake, never a
+        // file the user means: the URL is taken without it.
+        let trimmed = path.trim();
+        let store: Arc<dyn SessionStore> = if location::is_redis(trimmed) {
             if durability != Durability::Full {
                 return Err(SessionError::InvalidConfig {
                     reason: "durability applies to SQLite files; a Redis server's durability is its appendfsync setting".into(),
                 });
             }
+            // The key namespace on Redis is the location's `prefix` option: a
+            // `SessionConfig.prefix` of its own would be silently ignored, and two
+            // applications telling themselves apart by it would share sessions.
+            if config.prefix != SessionConfig::default().prefix {
+                return Err(SessionError::InvalidConfig {
+                    reason: "on Redis the key namespace is the location's prefix option (redis://host:port/0?prefix=app); SessionConfig.prefix must stay at its default".into(),
+                });
+            }
             let store_clock = clock.clone().unwrap_or_else(|| Arc::new(SystemClock));
             policy.colocate = true;
-            Arc::new(RedisStore::open(&path, store_clock)?)
+            Arc::new(RedisStore::open(trimmed, store_clock)?)
         } else {
-            Arc::new(SqliteStore::open_with(&path, durability)?)
+            Arc::new(
+                SqliteStore::open_with(&path, durability)
+                    .map_err(|e| location::redact_in_error(e, &path))?,
+            )
         };
         Ok(Arc::new(
             Self::with_policy(policy, config, store, clock).trusting_store(),

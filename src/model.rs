@@ -295,6 +295,8 @@ pub struct SessionConfig {
     #[uniffi(default)]
     pub max_lifetime: Option<Duration>,
     /// Key prefix for key-value stores, as in the seed (`"session:"`); 1 to 64 bytes.
+    /// On Redis the key namespace is the location's `prefix` option instead, and this
+    /// must stay at its default (`open` fails with `InvalidConfig` otherwise).
     #[uniffi(default = "session:")]
     pub prefix: String,
     /// Bind each session to the user agent found in its metadata under `userAgent`,

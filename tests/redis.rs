@@ -329,7 +329,12 @@ fn acknowledged_revocations_survive_a_crash() {
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(30));
+        // Crash in the middle: after some revocations were acknowledged (a fixed
+        // sleep saw none on a loaded machine), while the others are still coming.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acknowledged.lock().len() < 5 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         server.crash_and_restart();
     });
     let acknowledged = acknowledged.into_inner();
@@ -993,4 +998,158 @@ fn tls_to_a_plaintext_server_says_so() {
     assert!(matches!(err, SessionError::Store { .. }), "{text}");
     assert!(text.contains("TLS handshake"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+/// "Sign out everywhere" while the same user keeps creating sessions (a thief with the
+/// password logging in again and again): every revoke-all succeeds at once and revokes
+/// every session created before it began. A new user's trial made it fail 3 to 9 times
+/// in 10 when revoke-all required the user's index unchanged between its two phases.
+#[test]
+fn revoke_all_succeeds_while_the_user_keeps_creating_sessions() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    for url in [redis_env::standalone_url(), redis_env::cluster_url()] {
+        let location = redis_env::fresh_prefix(&url);
+        let manager = open(&location, Arc::new(SystemClock));
+        let created = parking_lot::Mutex::new(Vec::<String>::new());
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..300 {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let session = manager
+                            .create(CreateSessionOptions::for_user("victim"))
+                            .expect("create");
+                        created.lock().push(session.token);
+                    }
+                });
+            }
+            for _ in 0..10 {
+                std::thread::sleep(Duration::from_millis(5));
+                let started = Instant::now();
+                let before = created.lock().clone();
+                let revoked = manager.destroy_all_for_user("victim".into());
+                eprintln!(
+                    "revoke-all of {} in {:?}: {revoked:?}",
+                    before.len(),
+                    started.elapsed()
+                );
+                assert!(revoked.is_ok(), "revoke-all failed: {revoked:?}");
+                for token in &before {
+                    let result = manager.validate(token.clone(), None).expect("validate");
+                    assert_eq!(
+                        result.error,
+                        Some(ValidationError::SessionRevoked),
+                        "a session created before revoke-all still validates"
+                    );
+                }
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+        assert!(created.lock().len() > 10, "the creators ran");
+        assert_index_matches(&RedisStore::open(&location, Arc::new(SystemClock)).expect("store"));
+    }
+}
+
+/// A mistyped Redis URL never shows its password: with whitespace around it (from an
+/// environment file) it is still the Redis location; without its scheme's colon it is
+/// a file path, whose SQLite error hides what comes before the last `@`. A new user's
+/// trial saw `hunter2` in both errors.
+#[test]
+fn mistyped_redis_urls_never_show_the_password() {
+    for location in [
+        " redis://:hunter2@127.0.0.1:1/0",
+        "redis://:hunter2@127.0.0.1:1/0\n",
+        "\tREDIS://user:hunter2@127.0.0.1:1/0 ",
+        "redis//:hunter2@127.0.0.1:6379/0",
+        "redis:/:hunter2@127.0.0.1:6379/0",
+        "/no/such/dir/redis//:hunter2@127.0.0.1:6379/0",
+    ] {
+        let error = SessionManager::open(location.to_owned(), SessionConfig::default(), None)
+            .err()
+            .unwrap_or_else(|| panic!("{location:?} opened"));
+        let text = format!("{error} {error:?}");
+        assert!(!text.contains("hunter2"), "{location:?}: {text}");
+    }
+    // The trimmed URL is the Redis location: its error names the server.
+    let error = SessionManager::open(
+        " redis://:hunter2@127.0.0.1:1/0".to_owned(),
+        SessionConfig::default(),
+        None,
+    )
+    .expect_err("port 1 is closed");
+    assert!(
+        error.to_string().contains("Redis redis://127.0.0.1:1:"),
+        "{error}"
+    );
+}
+
+/// After the server restarts, the connections the pool kept are dead: the first call to
+/// find one closes them all and runs again on a new connection, so no caller sees an
+/// error once the server is back (a new user's trial saw `pool_size` failed calls).
+#[test]
+fn a_restart_costs_callers_no_error_once_the_server_is_back() {
+    let mut server = PrivateServer::start();
+    let location = format!("{}?pool_size=4", server.url());
+    let manager = open(&location, Arc::new(SystemClock));
+    // Four connections kept: four threads at once.
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let manager = &manager;
+            s.spawn(move || {
+                for i in 0..20 {
+                    manager
+                        .create(CreateSessionOptions::for_user(format!("u{t}-{i}")))
+                        .expect("create before the restart");
+                }
+            });
+        }
+    });
+    server.crash_and_restart();
+    for i in 0..6 {
+        manager
+            .create(CreateSessionOptions::for_user(format!("after-{i}")))
+            .expect("create after the restart");
+    }
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let manager = &manager;
+            s.spawn(move || {
+                let session = manager
+                    .create(CreateSessionOptions::for_user(format!("again-{t}")))
+                    .expect("create on every kept connection");
+                assert!(
+                    manager
+                        .validate(session.token, None)
+                        .expect("validate")
+                        .valid
+                );
+            });
+        }
+    });
+}
+
+/// `SessionConfig.prefix` is not the Redis key namespace (the location's `prefix`
+/// option is): a manager given one of its own is refused rather than silently sharing
+/// sessions with another application (a new user's trial: two apps with prefixes
+/// `appA:` and `appB:` accepted each other's tokens).
+#[test]
+fn a_config_prefix_on_redis_is_refused() {
+    let location = redis_env::fresh_prefix(&redis_env::standalone_url());
+    let error = SessionManager::open(
+        location.clone(),
+        SessionConfig {
+            prefix: "appA:".into(),
+            ..SessionConfig::default()
+        },
+        None,
+    )
+    .expect_err("a config prefix on Redis");
+    assert!(
+        matches!(&error, SessionError::InvalidConfig { reason } if reason.contains("prefix option")),
+        "{error:?}"
+    );
+    assert!(SessionManager::open(location, SessionConfig::default(), None).is_ok());
 }

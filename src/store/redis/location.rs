@@ -34,6 +34,34 @@ pub fn is_redis(location: &str) -> bool {
         .any(|p| head.starts_with(p))
 }
 
+/// `error` (from opening `path` as a SQLite file) with every copy of `path` replaced by
+/// [`redact_path`]'s form: a path that holds an `@` may be a mistyped Redis URL (a
+/// missing colon, `redis//user:password@host`), whose password must not be shown.
+pub fn redact_in_error(error: SessionError, path: &str) -> SessionError {
+    if !path.contains('@') {
+        return error;
+    }
+    let shown = redact_path(path);
+    match error {
+        SessionError::Store { reason } => SessionError::Store {
+            reason: reason.replace(path, &shown),
+        },
+        SessionError::InvalidConfig { reason } => SessionError::InvalidConfig {
+            reason: reason.replace(path, &shown),
+        },
+        other => other,
+    }
+}
+
+/// `path` without what comes before its last `@` (shown as `<redacted>@`), or `path`
+/// itself when it has no `@`.
+pub fn redact_path(path: &str) -> String {
+    match path.rfind('@') {
+        Some(at) => format!("<redacted>{}", &path[at..]),
+        None => path.to_owned(),
+    }
+}
+
 /// (scheme prefix, TLS, cluster)
 const SCHEMES: [(&str, bool, bool); 4] = [
     ("redis://", false, false),

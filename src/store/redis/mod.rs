@@ -13,15 +13,21 @@
 //! Declared keys: every script declares in KEYS each key it touches, as Redis's
 //! scripting contract asks (the prelude's `call` refuses any other key, so a test fails
 //! if one does not). Where the keys depend on stored data (the records a user index
-//! lists, the expired records an expiry index lists), the operation is optimistic, in
-//! two phases: it reads the index (and, for purge, each record's user and token
-//! hashes) with plain commands, then runs a script declaring every key of that view,
-//! with the view in ARGV; the script first checks the view still holds (the index
-//! members, and the records' fields, exactly as read) and otherwise changes nothing
-//! and answers RETRY. The store retries (at most 16 times, pausing a random 0 to 3.2
-//! ms) and then fails with a `Store` error saying the index kept changing. So
-//! insert-within-limit, revoke-all and list cost one more round trip than one script
-//! would (two calls), purge two more when something has expired (three calls), and all
+//! lists, the expired records an expiry index lists), the operation has two phases: it
+//! reads the index (and, for purge, each record's user and token hashes) with plain
+//! commands, then runs a script declaring every key of that view, with the view in
+//! ARGV. Revoke-all and list act on the view as read: it holds every session created
+//! before the call began (a session and its index entry are written by one script), so
+//! revoke-all revokes all of them, and a session created meanwhile is concurrent with
+//! the call (so a user who keeps creating sessions can never make revoke-all fail: a
+//! new user's trial did exactly that when revoke-all required an unchanged index).
+//! Insert-within-limit and purge need the view exact (a count of active sessions; the
+//! token hashes to delete): their script first checks it still holds and otherwise
+//! changes nothing and answers RETRY; the store retries (at most 64 times, pausing a
+//! random 0 to 3.2 ms) and then fails with a `Store` error saying the index kept
+//! changing. So insert-within-limit, revoke-all and list cost one more round trip than
+//! one script would (two calls), purge two more when something has expired (three
+//! calls), and all
 //! stay atomic. `count` and `all_sessions` change nothing: they run `scan.lua` (a read
 //! that declares its keys) once to find each expiry index's entries, and once more to
 //! read those entries' records together with the entries again, which must be the
@@ -87,7 +93,7 @@ const PURGE_BATCH: usize = 1000;
 /// Attempts of an optimistic two-phase operation (read a view, then run a script that
 /// declares every key of the view and first checks it still holds) before it fails
 /// with a `Store` error saying the index kept changing.
-const ATTEMPTS: u32 = 16;
+const ATTEMPTS: u32 = 64;
 
 /// Sessions kept in Redis (a standalone server or a cluster), shared by every process
 /// that opens the same location.
@@ -332,22 +338,39 @@ impl RedisStore {
     }
 
     /// Runs `f` on a pooled connection; errors name the location and `action`.
+    ///
+    /// A kept connection the server has closed since its last use (a restart or a
+    /// failover closes them all) fails at once with the connection dropped: then every
+    /// kept connection is closed and `f` runs once more on a new one, so a restart
+    /// costs callers no error. Timeouts are never retried (a frozen server would
+    /// double the wait).
     fn run<T>(
         &self,
         action: &str,
-        f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
+        mut f: impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<T> {
         fn on<K: Connector, T>(
             store: &RedisStore,
             pool: &Pool<K>,
             action: &str,
-            f: impl FnOnce(&mut dyn ConnectionLike) -> RedisResult<T>,
+            f: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
         ) -> Result<T>
         where
             K::Connection: ConnectionLike,
         {
             let mut conn = pool.get().map_err(|e| store.unreachable(e))?;
-            f(conn.connection()).map_err(|e| {
+            let first = f(conn.connection());
+            let retry = matches!(&first, Err(e) if conn.reused() && e.is_connection_dropped());
+            let outcome = if retry {
+                conn.mark_broken();
+                drop(conn);
+                pool.discard_idle();
+                conn = pool.get().map_err(|e| store.unreachable(e))?;
+                f(conn.connection())
+            } else {
+                first
+            };
+            outcome.map_err(|e| {
                 if e.kind() != redis::ErrorKind::ResponseError || e.is_io_error() {
                     conn.mark_broken();
                 }
@@ -355,8 +378,8 @@ impl RedisStore {
             })
         }
         match &self.connections {
-            Connections::Single(pool) => on(self, pool, action, f),
-            Connections::Cluster(pool) => on(self, pool, action, f),
+            Connections::Single(pool) => on(self, pool, action, &mut f),
+            Connections::Cluster(pool) => on(self, pool, action, &mut f),
         }
     }
 
@@ -1090,17 +1113,14 @@ impl SessionStore for RedisStore {
         let shard = shard_of_user(&user_id);
         let user = self.keys.user(&user_id);
         let action = "list for user";
-        let records = self.optimistic(action, || {
-            let view = self.index(action, &user)?;
-            let (status, records): (String, Vec<Vec<String>>) =
-                self.invoke(action, &scripts::LIST, |inv| {
-                    inv.key(&user).arg(view.len());
-                    for id in &view {
-                        inv.arg(id).key(self.keys.session(shard, id));
-                    }
-                })?;
-            Ok((status == "OK").then_some(records))
-        })?;
+        let view = self.index(action, &user)?;
+        let (_, records): (String, Vec<Vec<String>>) =
+            self.invoke(action, &scripts::LIST, |inv| {
+                inv.key(&user).arg(view.len());
+                for id in &view {
+                    inv.arg(id).key(self.keys.session(shard, id));
+                }
+            })?;
         Ok(self.scan(action, records).sessions)
     }
 
@@ -1108,16 +1128,20 @@ impl SessionStore for RedisStore {
         let shard = shard_of_user(&user_id);
         let user = self.keys.user(&user_id);
         let action = "revoke all for user";
-        self.optimistic(action, || {
-            let view = self.index(action, &user)?;
-            let mut reply: Vec<String> = self.invoke(action, &scripts::REVOKE_ALL, |inv| {
-                inv.key(&user).arg(micros(at)).arg(view.len());
-                for id in &view {
-                    inv.arg(id).key(self.keys.session(shard, id));
-                }
-            })?;
-            Ok((reply.first().map(String::as_str) == Some("OK")).then(|| reply.split_off(1)))
-        })
+        let view = self.index(action, &user)?;
+        let mut reply: Vec<String> = self.invoke(action, &scripts::REVOKE_ALL, |inv| {
+            inv.key(&user).arg(micros(at)).arg(view.len());
+            for id in &view {
+                inv.arg(id).key(self.keys.session(shard, id));
+            }
+        })?;
+        if reply.first().map(String::as_str) != Some("OK") {
+            return Err(store_error(format!(
+                "Redis {}: {action}: unexpected reply {reply:?}",
+                self.location
+            )));
+        }
+        Ok(reply.split_off(1))
     }
 
     fn purge_expired(&self, now: SystemTime) -> Result<i64> {

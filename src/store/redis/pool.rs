@@ -103,7 +103,9 @@ impl<K: Connector> Pool<K> {
             let pid = state.pid;
             if let Some(connection) = state.idle.pop() {
                 state.out += 1;
-                return Ok(Pooled::new(self, connection, pid));
+                let mut pooled = Pooled::new(self, connection, pid);
+                pooled.reused = true;
+                return Ok(pooled);
             }
             if state.out < self.max {
                 state.out += 1;
@@ -123,6 +125,17 @@ impl<K: Connector> Pool<K> {
                 });
             }
         }
+    }
+
+    /// Closes every idle connection (after one was found dead: a restarted or failed-over
+    /// server has closed them all), so the next callers open fresh ones.
+    pub(super) fn discard_idle(&self) {
+        let idle = {
+            let mut state = self.state.lock();
+            state.adopt();
+            std::mem::take(&mut state.idle)
+        };
+        drop(idle);
     }
 
     /// Ends a checkout made in process `pid`, keeping `connection` for reuse if given.
@@ -148,6 +161,7 @@ pub(super) struct Pooled<'a, K: Connector> {
     connection: Option<K::Connection>,
     pid: u32,
     broken: bool,
+    reused: bool,
 }
 
 impl<'a, K: Connector> Pooled<'a, K> {
@@ -157,7 +171,14 @@ impl<'a, K: Connector> Pooled<'a, K> {
             connection: Some(connection),
             pid,
             broken: false,
+            reused: false,
         }
+    }
+
+    /// Whether the connection was kept from an earlier call (it may have been closed
+    /// by the server since) rather than opened for this one.
+    pub(super) fn reused(&self) -> bool {
+        self.reused
     }
 
     /// The connection.
@@ -311,6 +332,18 @@ mod tests {
         });
         assert!(most.load(Ordering::SeqCst) <= 3);
         assert!(pool.connector.opened.load(Ordering::SeqCst) <= 3);
+    }
+
+    #[test]
+    fn reuse_is_reported_and_discarded_idle_connections_are_closed() {
+        let pool = pool(2, 100);
+        assert!(!pool.get().expect("new").reused());
+        assert!(pool.get().expect("kept").reused());
+        pool.discard_idle();
+        assert_eq!(pool.connector.dropped.load(Ordering::SeqCst), 1);
+        let mut fresh = pool.get().expect("fresh");
+        assert!(!fresh.reused());
+        assert_eq!(fresh.connection().number, 1);
     }
 
     #[test]
