@@ -301,7 +301,13 @@ fn parse_node(node: &str, shown: &str) -> Result<(String, u16)> {
         let (h, p) = inner
             .split_once(']')
             .ok_or_else(|| bad(shown, "unclosed [ in an IPv6 address"))?;
-        (h, p.strip_prefix(':').unwrap_or(""))
+        let port = match p.strip_prefix(':') {
+            Some(port) => port,
+            None if p.is_empty() => "",
+            // `[::1]6379` or `[::1]x:6379`: never the default port in silence.
+            None => return Err(bad(shown, format!("bad port {p:?} after an IPv6 address"))),
+        };
+        (h, port)
     } else {
         node.rsplit_once(':').unwrap_or((node, ""))
     };
@@ -311,8 +317,10 @@ fn parse_node(node: &str, shown: &str) -> Result<(String, u16)> {
     let port = if port.is_empty() {
         6379
     } else {
-        port.parse::<u16>()
-            .ok()
+        // Digits only (`str::parse` also takes a leading `+`).
+        Some(port)
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
             .filter(|p| *p > 0)
             .ok_or_else(|| bad(shown, format!("bad port {port:?}")))?
     };
@@ -326,7 +334,10 @@ fn decode(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
+            // Two hex digits (`from_str_radix` alone also takes `+f`).
+            let hex = text
+                .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -489,5 +500,25 @@ mod tests {
         assert_eq!(l.node_url(0), "redis://[::1]:7000");
         // redis-rs accepts the URL it is given.
         assert!(redis::Client::open(l.node_url(0)).is_ok());
+    }
+
+    /// Ports and escapes the trial found taken too loosely: junk after an IPv6 `]`
+    /// silently meant port 6379, `+6379` was a port, `%+f` an escape.
+    #[test]
+    fn ports_and_escapes_are_strict() {
+        for text in [
+            "redis://[::1]54157/0",
+            "redis://[::1]junk:54157/0",
+            "redis://127.0.0.1:+6379/0",
+            "redis+cluster://127.0.0.1:7000,[::1]x",
+            "redis://:pw%+f@127.0.0.1:6379/0",
+        ] {
+            let error = Location::parse(text).expect_err(text);
+            assert!(
+                matches!(error, SessionError::InvalidConfig { .. }),
+                "{text}: {error:?}"
+            );
+        }
+        assert_eq!(decode("%41%2b"), Some("A+".to_owned()));
     }
 }
