@@ -17,6 +17,8 @@
 //! in that order. Other processes on the file take turns with the whole transaction
 //! through SQLite's write lock, as before.
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -44,10 +46,20 @@ struct Queue {
     leading: bool,
 }
 
+/// How a write's statements went.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Succeeded,
+    Failed,
+    /// The work panicked: the panic is kept for its own caller, and the transaction
+    /// (whose state the panic may have left anywhere) is rolled back whole.
+    Panicked,
+}
+
 /// A queued write, its outcome type erased.
 trait Job: Send {
-    /// Runs the write's statements; whether they succeeded.
-    fn run(&mut self, conn: &Connection, path: &str) -> bool;
+    /// Runs the write's statements.
+    fn run(&mut self, conn: &Connection, path: &str) -> Ran;
     /// Replaces the outcome (a success, or not run yet) with `error`: the transaction
     /// carrying the write did not commit.
     fn fail(&mut self, error: &SessionError);
@@ -55,24 +67,36 @@ trait Job: Send {
     fn deliver(self: Box<Self>);
 }
 
-/// Where a caller finds its outcome.
-type Slot<R> = Arc<Mutex<Option<Result<R>>>>;
+/// Where a caller finds its outcome: the write's result, or the panic its own work
+/// raised (resumed on the caller's thread, never on the leader's).
+type Slot<R> = Arc<Mutex<Option<std::thread::Result<Result<R>>>>>;
 
 struct Pending<R> {
     work: Option<Work<R>>,
     outcome: Option<Result<R>>,
+    panic: Option<Box<dyn Any + Send>>,
     slot: Slot<R>,
 }
 
 impl<R: Send> Job for Pending<R> {
-    fn run(&mut self, conn: &Connection, path: &str) -> bool {
+    fn run(&mut self, conn: &Connection, path: &str) -> Ran {
         let outcome = match self.work.take() {
-            Some(work) => work(conn, path),
+            Some(work) => match panic::catch_unwind(AssertUnwindSafe(|| work(conn, path))) {
+                Ok(outcome) => outcome,
+                Err(payload) => {
+                    self.panic = Some(payload);
+                    return Ran::Panicked;
+                }
+            },
             None => Err(interrupted()),
         };
-        let ok = outcome.is_ok();
+        let ran = if outcome.is_ok() {
+            Ran::Succeeded
+        } else {
+            Ran::Failed
+        };
         self.outcome = Some(outcome);
-        ok
+        ran
     }
 
     fn fail(&mut self, error: &SessionError) {
@@ -82,7 +106,11 @@ impl<R: Send> Job for Pending<R> {
     }
 
     fn deliver(mut self: Box<Self>) {
-        *self.slot.lock() = Some(self.outcome.take().unwrap_or_else(|| Err(interrupted())));
+        let delivered = match self.panic.take() {
+            Some(payload) => Err(payload),
+            None => Ok(self.outcome.take().unwrap_or_else(|| Err(interrupted()))),
+        };
+        *self.slot.lock() = Some(delivered);
     }
 }
 
@@ -92,7 +120,7 @@ impl<R> Drop for Pending<R> {
     fn drop(&mut self) {
         let mut slot = self.slot.lock();
         if slot.is_none() {
-            *slot = Some(Err(interrupted()));
+            *slot = Some(Ok(Err(interrupted())));
         }
     }
 }
@@ -147,11 +175,15 @@ impl GroupCommit {
         state.jobs.push(Box::new(Pending {
             work: Some(work),
             outcome: None,
+            panic: None,
             slot: Arc::clone(&slot),
         }));
         loop {
-            if let Some(outcome) = slot.lock().take() {
-                return outcome;
+            let delivered = slot.lock().take();
+            match delivered {
+                Some(Ok(outcome)) => return outcome,
+                Some(Err(payload)) => panic::resume_unwind(payload),
+                None => {}
             }
             // A leader delivers its whole batch before stepping down, so with no
             // leader an undelivered job is still queued: lead it.
@@ -215,7 +247,14 @@ impl GroupCommit {
         let fail = |action: &str, e: &rusqlite::Error| super::db_error(path, action, e);
         for job in jobs.iter_mut() {
             exec(conn, "SAVEPOINT job").map_err(|e| fail("savepoint", &e))?;
-            let ok = job.run(conn, path);
+            let ran = job.run(conn, path);
+            if ran == Ran::Panicked {
+                // Its caller gets the panic; the others an error, and nothing of this
+                // transaction is stored (the caller of `commit` rolls it back).
+                return Err(super::store_error(format!(
+                    "{path}: another write in the same transaction panicked; nothing was stored"
+                )));
+            }
             if conn.is_autocommit() {
                 // Some errors (a full disk, an I/O error) make SQLite roll back the
                 // whole transaction: the jobs before this one are gone too.
@@ -223,7 +262,7 @@ impl GroupCommit {
                     "{path}: the transaction was rolled back by SQLite after an error; nothing was stored"
                 )));
             }
-            if !ok {
+            if ran == Ran::Failed {
                 exec(conn, "ROLLBACK TO job").map_err(|e| fail("roll back to savepoint", &e))?;
             }
             exec(conn, "RELEASE job").map_err(|e| fail("release savepoint", &e))?;
