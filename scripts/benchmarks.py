@@ -43,6 +43,18 @@ def fmt_ns(ns: float) -> str:
     return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
 
 
+def validate_rows(f: dict, regular: str) -> list:
+    """The table rows of a host's validate figures (`<token>_fast_ns`,
+    `<token>_<regular>_ns`, `<token>_pure_ns` for a valid and an unknown token): each
+    path's time and its ratio to the pure-host implementation."""
+    rows = []
+    for token in ("valid", "unknown"):
+        fast, uniffi, pure = (f[f"{token}_{p}_ns"] for p in ("fast", regular, "pure"))
+        rows.append(f"| validate, {token} token | {fmt_ns(fast)} | {fmt_ns(uniffi)} "
+                    f"| {fmt_ns(pure)} | {fast / pure:.2f}x | {uniffi / pure:.2f}x |")
+    return rows
+
+
 def hotpath_lines() -> list:
     """The per-request path and durable writes (benches/hotpath.rs, issue 14): Rust
     validate at 1,000 sessions beside SHA-256 alone, SQLite creates from 1 and 8 threads
@@ -149,10 +161,7 @@ def python_lines() -> list:
              "(hashlib + dict + dataclass):", "",
              "| call | fast path | UniFFI | pure Python | fast / pure | UniFFI / pure |",
              "|---|---|---|---|---|---|"]
-    for token in ("valid", "unknown"):
-        fast, uniffi, pure = (f[f"{token}_{p}_ns"] for p in ("fast", "uniffi", "pure"))
-        lines.append(f"| validate, {token} token | {fmt_ns(fast)} | {fmt_ns(uniffi)} "
-                     f"| {fmt_ns(pure)} | {fast / pure:.2f}x | {uniffi / pure:.2f}x |")
+    lines += validate_rows(f, "uniffi")
     lines.append(f"| create (UniFFI; no fast path) | | {fmt_ns(f['create_uniffi_ns'])} "
                  f"| {fmt_ns(f['create_pure_ns'])} | "
                  f"| {f['create_uniffi_ns'] / f['create_pure_ns']:.2f}x |")
@@ -180,10 +189,7 @@ def kotlin_lines() -> list:
              "(MessageDigest + ConcurrentHashMap + data class):", "",
              "| call | fast path | UniFFI | pure Kotlin | fast / pure | UniFFI / pure |",
              "|---|---|---|---|---|---|"]
-    for token in ("valid", "unknown"):
-        fast, uniffi, pure = (f[f"{token}_{p}_ns"] for p in ("fast", "regular", "pure"))
-        lines.append(f"| validate, {token} token | {fmt_ns(fast)} | {fmt_ns(uniffi)} "
-                     f"| {fmt_ns(pure)} | {fast / pure:.2f}x | {uniffi / pure:.2f}x |")
+    lines += validate_rows(f, "regular")
     lines.append(f"| validate, empty token (the call and its result alone) "
                  f"| {fmt_ns(f['empty_token_fast_ns'])} | | | | |")
     lines.append(f"| create (UniFFI; no fast path) | | {fmt_ns(f['create_regular_ns'])} "
