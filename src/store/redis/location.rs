@@ -252,17 +252,26 @@ impl Location {
                     location.tls_ca_file = Some(path);
                 }
                 "prefix" => {
-                    if value.is_empty() || value.len() > 64 || value.contains(['{', '}', ':', ' '])
-                    {
-                        return Err(bad(
-                            &shown,
-                            "prefix must be 1 to 64 bytes without braces, colons or spaces",
-                        ));
-                    }
-                    location.prefix = value.to_owned();
+                    // %-decoded like every text option; no control characters either.
+                    let prefix = decode(value)
+                        .filter(|p| {
+                            (1..=64).contains(&p.len())
+                                && !p.contains(['{', '}', ':', ' '])
+                                && !p.chars().any(char::is_control)
+                        })
+                        .ok_or_else(|| {
+                            bad(
+                                &shown,
+                                "prefix must be 1 to 64 bytes without braces, colons, spaces or control characters",
+                            )
+                        })?;
+                    location.prefix = prefix;
                 }
                 other => return Err(bad(&shown, format!("unknown option {other:?}"))),
             }
+        }
+        if location.tls_ca_file.is_some() && !location.tls {
+            return Err(bad(&shown, "tls_ca_file needs a TLS location (rediss://)"));
         }
         Ok(location)
     }
@@ -520,5 +529,26 @@ mod tests {
             );
         }
         assert_eq!(decode("%41%2b"), Some("A+".to_owned()));
+    }
+
+    /// `prefix` is %-decoded like `tls_ca_file` (so `a%20b` is a space, refused), control
+    /// characters are refused, and `tls_ca_file` needs `rediss://`.
+    #[test]
+    fn text_options_are_decoded_and_checked() {
+        let l = Location::parse("redis://h:1?prefix=app%2Done").unwrap();
+        assert_eq!(l.prefix, "app-one");
+        for text in [
+            "redis://h:1?prefix=a%20b",
+            "redis://h:1?prefix=a%0Ab",
+            "redis://h:1?prefix=a%7Bb",
+            "redis://h:1?tls_ca_file=%2Fetc%2Fca.pem",
+        ] {
+            let error = Location::parse(text).expect_err(text);
+            assert!(
+                matches!(error, SessionError::InvalidConfig { .. }),
+                "{text}: {error:?}"
+            );
+        }
+        assert!(Location::parse("rediss://h:1?tls_ca_file=%2Fetc%2Fca.pem").is_ok());
     }
 }

@@ -329,6 +329,19 @@ impl RedisStore {
             clock,
         };
         store.run("connect", |c| redis::cmd("PING").query::<()>(c))?;
+        if !store.location.cluster {
+            // A cluster node opened as one server would answer MOVED for most keys.
+            let info: String =
+                store.run("connect", |c| redis::cmd("INFO").arg("cluster").query(c))?;
+            if info.lines().any(|l| l.trim() == "cluster_enabled:1") {
+                return Err(SessionError::InvalidConfig {
+                    reason: format!(
+                        "Redis {}: the server is a Redis Cluster node: open the cluster as redis+cluster://host1:port1,host2:port2,...",
+                        store.location
+                    ),
+                });
+            }
+        }
         Ok(store)
     }
 
@@ -408,6 +421,8 @@ impl RedisStore {
     fn error(&self, action: &str, err: &redis::RedisError) -> SessionError {
         let detail = if err.is_timeout() {
             format!("no reply within {:?} ({err})", self.location.timeout)
+        } else if err.code() == Some("NOAUTH") {
+            format!("the server requires authentication: give the user name and password in the location ({err})")
         } else if err.kind() == redis::ErrorKind::Moved && !self.location.cluster {
             format!(
                 "the server is a Redis Cluster node (it answered MOVED): open the cluster \
