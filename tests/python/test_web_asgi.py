@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import io
 import logging
+import math
 import os
 import pathlib
 import runpy
@@ -55,6 +56,14 @@ def build_app(manager, clock, **middleware) -> FastAPI:
     @app.get("/me")
     async def me(session: CurrentSession) -> dict[str, str]:
         return {"user": session.user_id, "id": session.id}
+
+    @app.get("/me-then-rotate")
+    async def me_then_rotate(session: CurrentSession, request: Request) -> dict[str, str]:
+        # Validated with the cookie's token; now a parallel request rotates it.
+        rotated = manager.refresh(request.cookies[COOKIE], UA)
+        if inspect.isawaitable(rotated):
+            rotated = await rotated
+        return {"rotated_to": rotated.token}
 
     @app.get("/state")
     async def state(request: Request) -> dict[str, object]:
@@ -314,24 +323,43 @@ def test_the_request_helpers_without_a_token_answer_missing_token(served):
     assert issubclass(MissingToken, sessions.SessionError.InvalidToken)
 
 
-def test_sliding_sessions_renew_the_cookie_but_never_write_back_an_old_token(served):
+def test_sliding_sessions_keep_their_cookie_until_the_absolute_end(served):
+    """A sliding session's cookie lasts until the session's absolute end and is never
+    re-sent by ordinary responses (the session still slides on the server). Re-sending
+    raced rotations: a new user's trial saw a slow request's response put the old token
+    back after a parallel rotation, which revoked the session as reuse after the grace."""
+    url, manager, clock, *_ = served
+    with client(url) as http:
+        response = http.post("/login", params={"user": "alice", "sliding": "true"})
+        issued = only_cookie(response)
+        a = issued.value
+        session = manager.validate(a, UA).session
+        until = session.absolute_expires_at - clock.now()
+        assert issued.attributes["max-age"] == str(math.ceil(until.total_seconds()))
+        clock.advance(minutes=40)  # less than half of the hour left: validate slides
+        response = http.get("/me", headers=cookie_header(a))
+        assert response.status_code == 200 and set_cookies(response) == []
+        assert manager.get(response.json()["id"]).expires_at == clock.now() + timedelta(hours=1)
+
+        b = only_cookie(http.post("/rotate", headers=cookie_header(a))).value
+        # A within the grace validates, and its response puts nothing back.
+        response = http.get("/me", headers=cookie_header(a))
+        assert response.status_code == 200 and set_cookies(response) == []
+        assert set_cookies(http.get("/me", headers=cookie_header(b))) == []
+
+
+def test_a_request_validated_before_a_parallel_rotation_never_resends_the_old_token(served):
+    """The trial's race, made deterministic: `/me-then-rotate` is validated with A, then
+    (as a parallel request would) the session is rotated before the response goes out;
+    the response must not carry A."""
     url, manager, clock, *_ = served
     with client(url) as http:
         a = login(http, sliding="true")
-        clock.advance(minutes=40)  # less than half of the hour left: validate slides
-        response = http.get("/me", headers=cookie_header(a))
-        renewed = only_cookie(response)
-        assert (renewed.value, renewed.attributes["max-age"]) == (a, "3600")
-        session = manager.get(response.json()["id"])
-        assert session.expires_at == clock.now() + timedelta(hours=1)
-        clock.advance(minutes=10)
-        assert only_cookie(http.get("/me", headers=cookie_header(a))).attributes["max-age"] == str(50 * 60)
-
-        b = only_cookie(http.post("/rotate", headers=cookie_header(a))).value
-        # A within the grace validates, but its response must not put A back.
-        response = http.get("/me", headers=cookie_header(a))
-        assert response.status_code == 200 and set_cookies(response) == []
-        assert only_cookie(http.get("/me", headers=cookie_header(b))).value == b
+        response = http.get("/me-then-rotate", headers=cookie_header(a))
+        assert response.status_code == 200
+        assert set_cookies(response) == []
+        b = response.json()["rotated_to"]
+        assert manager.validate(b, UA).valid
 
 
 def test_twenty_parallel_rotations_of_one_cookie_agree_on_one_token(served):

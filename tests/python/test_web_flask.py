@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
 import pathlib
 import runpy
@@ -47,6 +48,12 @@ def build_app(manager, clock, **options) -> flask.Flask:
         session = current().session
         assert session is not None
         return {"user": session.user_id, "id": session.id}
+
+    @app.get("/me-then-rotate")
+    @login_required
+    def me_then_rotate() -> dict[str, str]:
+        # Validated with the cookie's token; now a parallel request rotates it.
+        return {"rotated_to": manager.refresh(flask.request.cookies[COOKIE], UA).token}
 
     @app.get("/state")
     def state() -> dict[str, object]:
@@ -156,17 +163,26 @@ def test_a_wrong_user_agent(served):
         assert http.get("/me", headers=cookie_header(token)).status_code == 200
 
 
-def test_sliding_renews_the_cookie(served):
+def test_sliding_sessions_keep_their_cookie_until_the_absolute_end(served):
+    """No response re-sends a sliding session's cookie (it lasts until the absolute end):
+    re-sending raced parallel rotations and put the old token back (a new user's trial)."""
     url, manager, clock, _ = served
     with client(url) as http:
-        a = login(http, sliding="true")
+        response = http.post("/login", params={"user": "alice", "sliding": "true"})
+        issued = only_cookie(response)
+        a = issued.value
+        session = manager.validate(a, UA).session
+        until = session.absolute_expires_at - clock.now()
+        assert issued.attributes["max-age"] == str(math.ceil(until.total_seconds()))
         clock.advance(minutes=45)
-        renewed = only_cookie(http.get("/me", headers=cookie_header(a)))
-        assert (renewed.value, renewed.attributes["max-age"]) == (a, "3600")
+        response = http.get("/me", headers=cookie_header(a))
+        assert response.status_code == 200 and set_cookies(response) == []
         b = only_cookie(http.post("/rotate", headers=cookie_header(a))).value
         response = http.get("/me", headers=cookie_header(a))  # within the grace
         assert response.status_code == 200 and set_cookies(response) == []
-        assert only_cookie(http.get("/me", headers=cookie_header(b))).value == b
+        response = http.get("/me-then-rotate", headers=cookie_header(b))
+        assert response.status_code == 200 and set_cookies(response) == []
+        assert manager.validate(response.json()["rotated_to"], UA).valid
 
 
 def test_twenty_parallel_rotations_of_one_cookie(served):
@@ -344,3 +360,20 @@ def test_the_documented_flask_application(tmp_path):
         token = login(http)
         assert http.get("/me", headers=cookie_header(token)).json() == {"user": "alice"}
     assert (tmp_path / "sessions.sqlite").is_file()
+
+
+def test_the_wsgi_middleware_refuses_an_async_manager_and_takes_a_clock_object():
+    """An AsyncSessionManager given to WSGI is a TypeError at setup (it was accepted and
+    every request with a cookie answered 500); a `sessions.Clock` is taken through its
+    `now()`, and anything else is a TypeError at setup (a trial's `clock=ManualClock()`
+    was accepted and failed at the first sign-in, after creating the session)."""
+    async_manager = sessions.AsyncSessionManager(sessions.SessionConfig())
+    with pytest.raises(TypeError, match="asynchronous"):
+        SessionMiddleware(lambda e, s: [], async_manager)
+    with pytest.raises(TypeError, match="asynchronous"):
+        Sessions(flask.Flask(__name__), manager=async_manager)
+    clock = ManualClock()
+    middleware = SessionMiddleware(lambda e, s: [], make_manager("memory", clock), clock=clock)
+    assert middleware._now() == clock.now()
+    with pytest.raises(TypeError, match="clock must be"):
+        SessionMiddleware(lambda e, s: [], make_manager("memory", clock), clock=42)  # type: ignore[arg-type]

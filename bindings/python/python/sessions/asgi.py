@@ -19,10 +19,10 @@ The manager is a ``sessions.SessionManager`` (each call runs in a worker thread 
 manager with the same method names as coroutines (``sessions.AsyncSessionManager``),
 recognised by ``validate`` being a coroutine function, awaited directly.
 
-Sliding: when a sliding session is presented in the cookie with its current token, the
-response re-sends the cookie with ``Max-Age`` up to the session's new expiry (it may
-have slid; ``validate`` does not say whether it did). A token still within its rotation
-grace is never written back: the browser may already hold its successor.
+Sliding: a sliding session's cookie is issued (sign-in, rotation) with ``Max-Age`` up to
+the session's absolute end, and responses never write it again (the server decides when
+the session has idled out). Re-sending the presented token would race a rotation made by
+a parallel request and put the old token back over the new cookie.
 
 A helper's cookie change goes out with whatever response the request ends with, an
 error answered by the framework (``HTTPException``, an exception handler) included: a
@@ -52,20 +52,20 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
-from . import CreateSessionOptions, Session, ValidationResult
+from . import Clock, CreateSessionOptions, Session, ValidationResult
 from ._web import (
+    CookieSettings,
     ENVIRON_KEY,
     MISSING_TOKEN,
-    CookieSettings,
     MissingToken,
     RequestState,
     SyncManager,
     TokenSource,
+    clock_function,
     http_status,
     options_for,
     read_bearer,
     read_cookie,
-    utc_now,
 )
 
 __all__ = [
@@ -241,13 +241,13 @@ class SessionMiddleware:
         *,
         cookie: CookieSettings | None = None,
         bearer: bool = False,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | Clock | None = None,
     ) -> None:
         self.app = app
         self._calls = _Calls(manager)
         self.cookie = cookie if cookie is not None else CookieSettings()
         self.bearer = bearer
-        self._now = clock if clock is not None else utc_now
+        self._now = clock_function(clock)
 
     def __repr__(self) -> str:
         return f"SessionMiddleware(cookie={self.cookie!r}, bearer={self.bearer!r})"

@@ -40,7 +40,7 @@ from typing import ParamSpec, TypeVar
 
 import flask
 
-from . import SessionError
+from . import Clock, SessionError
 from ._web import ENVIRON_KEY, CookieSettings, SyncManager, http_status
 from .wsgi import RequestSession, SessionMiddleware
 
@@ -62,7 +62,7 @@ class Sessions:
         manager: SyncManager,
         cookie: CookieSettings | None = None,
         bearer: bool = False,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | Clock | None = None,
     ) -> None:
         self.manager = manager
         self.cookie = cookie if cookie is not None else CookieSettings()

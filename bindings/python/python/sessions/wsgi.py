@@ -19,26 +19,27 @@ For Flask, ``sessions.flask.Sessions`` installs this middleware.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import Session, ValidationResult
+from . import Clock, Session, ValidationResult
 from ._web import (
+    CookieSettings,
     ENVIRON_KEY,
     MISSING_TOKEN,
-    CookieSettings,
     MissingToken,
     RequestState,
     SyncManager,
     TokenSource,
+    clock_function,
     http_status,
     options_for,
     read_bearer,
     read_cookie,
-    utc_now,
 )
 
 __all__ = [
@@ -143,16 +144,22 @@ class SessionMiddleware:
         *,
         cookie: CookieSettings | None = None,
         bearer: bool = False,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | Clock | None = None,
     ) -> None:
         for name in ("create", "validate", "refresh", "destroy", "destroy_all_for_user"):
-            if not callable(getattr(manager, name, None)):
+            method = getattr(manager, name, None)
+            if not callable(method):
                 raise TypeError(f"manager {type(manager).__name__} has no method {name}()")
+            if inspect.iscoroutinefunction(method):
+                raise TypeError(
+                    f"manager {type(manager).__name__} is asynchronous ({name}() is a "
+                    "coroutine function): WSGI needs a sessions.SessionManager"
+                )
         self.app = app
         self.manager = manager
         self.cookie = cookie if cookie is not None else CookieSettings()
         self.bearer = bearer
-        self._now = clock if clock is not None else utc_now
+        self._now = clock_function(clock)
 
     def __repr__(self) -> str:
         return f"SessionMiddleware(cookie={self.cookie!r}, bearer={self.bearer!r})"
