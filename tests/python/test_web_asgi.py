@@ -434,6 +434,12 @@ def test_bearer_tokens_and_their_401(kind):
         response = http.get("/me", headers={"Authorization": "Bearer wrong"})
         assert (response.status_code, response.json()) == (401, {"detail": "INVALID_TOKEN"})
         assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        # The helpers' 401 (add_error_handlers) carries it too; a cookie's 401 does not.
+        response = http.post("/rotate", headers={"Authorization": "Bearer wrong"})
+        assert (response.status_code, response.json()) == (401, {"detail": "INVALID_TOKEN"})
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        response = http.post("/rotate", headers=cookie_header("wrong"))
+        assert response.status_code == 401 and "www-authenticate" not in response.headers
         clock.advance(minutes=6)
         assert http.get("/me", headers=auth).json() == {"detail": "SESSION_EXPIRED"}
 

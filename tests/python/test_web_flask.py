@@ -220,7 +220,16 @@ def test_bearer_tokens_and_configured_cookies(kind):
         assert http.get("/me", headers=auth).json()["user"] == "kim"
         assert http.get("/state", headers=auth).json()["source"] == "bearer"
         assert http.get("/me", headers={"Cookie": f"sid={cookie.value}"}).status_code == 200
-        assert http.get("/me", headers={"Authorization": "Bearer nope"}).json() == {"detail": "INVALID_TOKEN"}
+        response = http.get("/me", headers={"Authorization": "Bearer nope"})
+        assert response.json() == {"detail": "INVALID_TOKEN"}
+        # login_required's 401 and the helpers' carry the RFC 6750 challenge for a header
+        # token (only FastAPI's CurrentSession did), never for a cookie.
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        response = http.post("/rotate", headers={"Authorization": "Bearer nope"})
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+        response = http.get("/me", headers={"Cookie": "sid=nope"})
+        assert response.status_code == 401 and "www-authenticate" not in response.headers
 
 
 def test_store_failures_answer_503(caplog):

@@ -259,6 +259,11 @@ class SyncManager(Protocol):
     def destroy_all_for_user(self, user_id: str) -> int: ...
 
 
+#: The ``WWW-Authenticate`` value of a 401 whose token came in the ``Authorization``
+#: header (RFC 6750, section 3).
+BEARER_CHALLENGE = 'Bearer error="invalid_token"'
+
+
 def utc_now() -> datetime:
     """The system clock, timezone-aware."""
     return datetime.now(timezone.utc)

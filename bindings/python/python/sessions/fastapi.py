@@ -24,6 +24,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from . import Session, SessionError
+from ._web import BEARER_CHALLENGE
 from .asgi import SCOPE_KEY, RequestSession, http_status
 
 __all__ = ["CurrentSession", "WebSession", "add_error_handlers", "current_session", "request_session"]
@@ -41,7 +42,7 @@ def request_session(request: Request) -> RequestSession:
 def current_session(state: Annotated[RequestSession, Depends(request_session)]) -> Session:
     """The request's valid session, or ``HTTPException(401, detail=reason)``."""
     if state.session is None:
-        headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if state.source == "bearer" else None
+        headers = {"WWW-Authenticate": BEARER_CHALLENGE} if state.source == "bearer" else None
         raise HTTPException(status_code=401, detail=state.reason, headers=headers)
     return state.session
 
@@ -56,6 +57,9 @@ async def _answer(request: Request, error: Exception) -> Response:
         raise error
     status, reason = answer
     headers = {"Retry-After": "1"} if status == 503 else None
+    state = request.scope.get(SCOPE_KEY)
+    if status == 401 and isinstance(state, RequestSession) and state.source == "bearer":
+        headers = {"WWW-Authenticate": BEARER_CHALLENGE}
     return JSONResponse({"detail": reason}, status_code=status, headers=headers)
 
 

@@ -41,7 +41,7 @@ from typing import ParamSpec, TypeVar
 import flask
 
 from . import Clock, SessionError
-from ._web import ENVIRON_KEY, CookieSettings, SyncManager, http_status
+from ._web import BEARER_CHALLENGE, ENVIRON_KEY, CookieSettings, SyncManager, http_status
 from .wsgi import RequestSession, SessionMiddleware
 
 __all__ = ["CookieSettings", "RequestSession", "Sessions", "current", "login_required"]
@@ -93,7 +93,15 @@ def _answer(error: SessionError) -> flask.Response:
     response.status_code = status
     if status == 503:
         response.headers["Retry-After"] = "1"
+    if status == 401:
+        _challenge(response, flask.request.environ.get(ENVIRON_KEY))
     return response
+
+
+def _challenge(response: flask.Response, state: object) -> None:
+    """Adds ``WWW-Authenticate`` to a 401 whose token came in the ``Authorization`` header."""
+    if isinstance(state, RequestSession) and state.source == "bearer":
+        response.headers["WWW-Authenticate"] = BEARER_CHALLENGE
 
 
 def current() -> RequestSession:
@@ -115,6 +123,7 @@ def login_required(view: Callable[_P, _R]) -> Callable[_P, _R]:
         if state.session is None:
             response = flask.jsonify(detail=state.reason)
             response.status_code = 401
+            _challenge(response, state)
             flask.abort(response)
         return view(*args, **kwargs)
 
