@@ -110,6 +110,26 @@ fn format_any(t: SystemTime) -> String {
 /// `t` rounded to the nearest microsecond, if it is within the supported range;
 /// otherwise the reason it is not (see [`out_of_range`]).
 pub fn checked(t: SystemTime) -> Result<SystemTime, String> {
+    checked_after_epoch(t).map_or_else(|| checked_any(t), Ok)
+}
+
+/// [`checked`] for what every clock reading is, an instant in range after the epoch,
+/// in 64-bit arithmetic (no 128-bit division: it runs on every call); `None` for
+/// anything else.
+fn checked_after_epoch(t: SystemTime) -> Option<SystemTime> {
+    let d = t.duration_since(UNIX_EPOCH).ok()?;
+    let micros = d
+        .as_secs()
+        .checked_mul(1_000_000)?
+        .checked_add(u64::from(d.subsec_nanos() + 500) / 1_000)?;
+    let micros = i64::try_from(micros).ok()?;
+    (MIN_INSTANT_SECS * 1_000_000..=MAX_INSTANT_MICROS)
+        .contains(&micros)
+        .then(|| from_nanos(micros * PRECISION_NANOS))
+}
+
+/// [`checked`] for any instant.
+fn checked_any(t: SystemTime) -> Result<SystemTime, String> {
     let nanos = i128::from(to_nanos(t));
     let precision = i128::from(PRECISION_NANOS);
     let micros = (nanos + precision / 2).div_euclid(precision);
@@ -231,6 +251,30 @@ mod tests {
             round_duration(Duration::from_nanos(2_500)),
             Duration::from_micros(3)
         );
+    }
+
+    #[test]
+    fn the_64_bit_path_rounds_and_bounds_as_the_general_one() {
+        let max = MAX_INSTANT_MICROS * PRECISION_NANOS;
+        let mut nanos = vec![0, 1, 499, 500, 999_499, 999_500, 999_999_999, i64::MAX, -1];
+        for base in [
+            1_000_000_000,
+            1_700_000_000_123_456_789,
+            max,
+            max + 499,
+            max + 500,
+        ] {
+            nanos.extend((-1_501..=1_501).map(|d| base + d));
+        }
+        for n in nanos {
+            let t = from_nanos(n);
+            assert_eq!(checked(t), checked_any(t), "{n} ns");
+            if let Some(fast) = checked_after_epoch(t) {
+                assert_eq!(Ok(fast), checked_any(t), "{n} ns");
+            }
+        }
+        // The path is taken for an ordinary reading (else it would save nothing).
+        assert!(checked_after_epoch(from_nanos(1_700_000_000_123_456_789)).is_some());
     }
 
     #[test]
