@@ -4,8 +4,8 @@
 Latencies come from criterion's estimates (target/criterion/manager/*/*/new/estimates.json),
 memory and throughput from the JSON lines the benchmarks write beside them.
 
-`python3 scripts/benchmarks.py --kotlin` runs only the Kotlin per-request benchmark and
-prints its section (BENCHMARKS.md is left as it is).
+`python3 scripts/benchmarks.py --kotlin` (or `--swift`) runs only the Kotlin (or Swift)
+per-request benchmark and prints its section (BENCHMARKS.md is left as it is).
 """
 
 import json
@@ -24,9 +24,9 @@ BENCHES = ["validate_hit", "validate_miss", "create", "refresh", "purge_per_sess
 SIZES = ["1000", "1000000"]
 
 
-def run(*args: str) -> None:
+def run(*args: str, env: dict | None = None) -> None:
     print("+", " ".join(args), flush=True)
-    subprocess.run(args, cwd=ROOT, check=True)
+    subprocess.run(args, cwd=ROOT, check=True, env=env)
 
 
 def estimate_ns(bench: str, size: str) -> float:
@@ -198,12 +198,77 @@ def kotlin_lines() -> list:
     return lines
 
 
+def swift_lines() -> list:
+    """The per-request call from Swift (benches/swift/, issue 14): the fast path
+    (`validateFast`), the regular UniFFI path (`validate`), Rust's own `validate` in the
+    same process (benches/swift/rust_reference.rs) and a pure-Swift manager, side by
+    side. Builds the release library once (the one the other sections use), compiles the
+    Rust reference with `rustc` against that build's own `libsessions.rlib` (the core is
+    not compiled again), generates the bindings, then builds and runs the benchmark
+    package with `-c release` through bindings/swift/swift.sh (which provisions Swift
+    where there is none)."""
+    run("cargo", "build", "--release", "--lib", "--bin", "uniffi-bindgen")
+    release = TARGET.resolve() / "release"
+    reference = release / "swift-bench" / "libswift_rust_reference.so"
+    reference.parent.mkdir(parents=True, exist_ok=True)
+    run(os.environ.get("RUSTC", "rustc"), "--edition", "2021", "--crate-type", "cdylib",
+        "--crate-name", "swift_rust_reference", "-C", "opt-level=3", "-C", "strip=debuginfo",
+        "--extern", f"sessions={release / 'deps' / 'libsessions.rlib'}",
+        "-L", f"dependency={release / 'deps'}", "-o", str(reference),
+        str(ROOT / "benches" / "swift" / "rust_reference.rs"))
+    run("bash", "bindings/swift/generate.sh")
+    swift = str(ROOT / "bindings" / "swift" / "swift.sh")
+    package = str(ROOT / "benches" / "swift" / "SessionsBench")
+    env = dict(os.environ, CARGO_TARGET_DIR=str(TARGET.resolve()),
+               PKG_CONFIG_PATH=str(release / "pkgconfig"), LD_LIBRARY_PATH=str(release))
+    run(swift, "build", "-c", "release", "--package-path", package, env=env)
+    version = subprocess.run([swift, "--version"], cwd=ROOT, check=True, capture_output=True,
+                             text=True, env=env).stdout
+    version = next((l.split("Swift version", 1)[1].split()[0] for l in version.splitlines()
+                    if "Swift version" in l), "?")
+    args = [swift, "run", "-c", "release", "--skip-build", "--package-path", package,
+            "ValidateBench", str(reference)]
+    print("+", " ".join(args), flush=True)
+    out = subprocess.run(args, cwd=ROOT, check=True, capture_output=True, text=True,
+                         env=env).stdout
+    f = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])
+    lines = ["", "## The per-request call from Swift", "",
+             f"CPU time per call (thread CPU time, `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`; "
+             f"the median of 5 interleaved rounds; Swift {version}, `-c release`), 1,000 "
+             "sessions with one metadata entry on the in-memory store with the system clock, "
+             "the caller reading the result (`result.session?.userId`). `validateFast` is "
+             "the fast path (one C call of `sessions_fast_validate`, the result decoded in "
+             "Swift); \"UniFFI\" is `validate`, the generated code; \"Rust\" is the core's "
+             "own `SessionManager::validate` called from Rust in the same process and "
+             "thread (`benches/swift/rust_reference.rs`, built against the same compiled "
+             "core and loaded with `dlopen`; its own manager with the same fixture; owned "
+             "tokens made untimed, as in `benches/hotpath.rs`); pure Swift is "
+             "`benches/swift/SessionsBench/Sources/ValidateBench/PureSessions.swift` "
+             "(Dictionary + struct under a lock; Foundation on Linux has no SHA-256 and "
+             "swift-crypto is not used, so it takes SHA-256 from the system's OpenSSL "
+             "`libcrypto`, as Python's hashlib does). Issue 14's goal for Swift is the fast "
+             "path at most 3.0x Rust:", "",
+             "| call | fast path | UniFFI | Rust | pure Swift | fast / Rust | UniFFI / Rust "
+             "| fast / pure |",
+             "|---|---|---|---|---|---|---|---|"]
+    for token in ("valid", "unknown"):
+        fast, uniffi, rust, pure = (f[f"{token}_{p}_ns"] for p in ("fast", "uniffi", "rust", "pure"))
+        lines.append(f"| validate, {token} token | {fmt_ns(fast)} | {fmt_ns(uniffi)} "
+                     f"| {fmt_ns(rust)} | {fmt_ns(pure)} | {fast / rust:.2f}x "
+                     f"| {uniffi / rust:.2f}x | {fast / pure:.2f}x |")
+    lines.append(f"| create (UniFFI; no fast path; against pure Swift) | "
+                 f"| {fmt_ns(f['create_uniffi_ns'])} | | {fmt_ns(f['create_pure_ns'])} | "
+                 f"| | {f['create_uniffi_ns'] / f['create_pure_ns']:.2f}x (UniFFI / pure) |")
+    return lines
+
+
 def main() -> int:
     run("cargo", "bench", "--bench", "sessions")
     run("cargo", "bench", "--bench", "memory")
     hotpath = hotpath_lines()
     hotpath += python_lines()
     hotpath += kotlin_lines()
+    hotpath += swift_lines()
     cpu = next(
         (l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
          if l.startswith("model name")),
@@ -387,5 +452,8 @@ if __name__ == "__main__":
         sys.exit(0)
     if sys.argv[1:] == ["--kotlin"]:  # the Kotlin section alone, printed (BENCHMARKS.md untouched)
         print("\n".join(kotlin_lines()))
+        sys.exit(0)
+    if sys.argv[1:] == ["--swift"]:  # the Swift section alone, printed (BENCHMARKS.md untouched)
+        print("\n".join(swift_lines()))
         sys.exit(0)
     sys.exit(main())
