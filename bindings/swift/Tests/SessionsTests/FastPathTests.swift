@@ -41,6 +41,26 @@ final class FastPathTests: XCTestCase {
         XCTAssertEqual(fast, regular)
     }
 
+    /// Times with nanoseconds: each `Date` the fast path builds is the very `Double` the
+    /// regular path builds (whole-second fixtures would hide a different rounding).
+    func testSubSecondTimesAreBitForBitTheRegularPaths() throws {
+        let clock = TestClock(nanos: 1_764_000_000_123_456_789)
+        let m = try SessionManager(config: SessionConfig(), clock: clock)
+        for i in 0..<200 {
+            clock.advance(nanos: 987_654_321 + Int64(i) * 1_234_567)
+            let s = try m.create(options: CreateSessionOptions(userId: "u\(i)", slidingExpiration: true))
+            clock.advance(nanos: 13_579_135 * Int64(i + 1))
+            let (fast, regular) = try both(m, s.token)
+            XCTAssertEqual(fast, regular, "session \(i)")
+            let a = try XCTUnwrap(fast.session), b = try XCTUnwrap(regular.session)
+            for (x, y) in [(a.createdAt, b.createdAt), (a.expiresAt, b.expiresAt),
+                           (a.absoluteExpiresAt, b.absoluteExpiresAt)] {
+                XCTAssertEqual(x.timeIntervalSinceReferenceDate.bitPattern,
+                               y.timeIntervalSinceReferenceDate.bitPattern, "session \(i)")
+            }
+        }
+    }
+
     func testAReusedTokenIsReportedAsOnTheRegularPath() throws {
         for useFast in [true, false] {
             let clock = TestClock(start2026)
