@@ -1,5 +1,7 @@
-"""The per-request fast path (sessions._fast: `SessionManager.validate` through the C
-entry point `sessions_fast_validate`) gives exactly what the regular UniFFI path gives."""
+"""The per-request fast path (`SessionManager.validate` through the C entry point
+`sessions_fast_validate`) gives exactly what the regular UniFFI path gives, through each
+of its two implementations: the compiled extension sessions._fastpath and the ctypes
+fallback in sessions._fast (every test here runs once per path: the autouse fixture)."""
 
 from __future__ import annotations
 
@@ -11,21 +13,18 @@ import pytest
 
 import sessions
 from sessions import _fast
-from _support import ManualClock, make_manager, options
+from _support import EntryCalls, ManualClock, make_manager, options
+
+
+@pytest.fixture(autouse=True)
+def path(fast_path):
+    return fast_path
 
 
 @pytest.fixture
-def calls(monkeypatch):
+def calls(monkeypatch, path):
     """Counts the calls that reach the C entry point."""
-    count = [0]
-    entry = _fast._entry
-
-    def counting(*args):
-        count[0] += 1
-        return entry(*args)
-
-    monkeypatch.setattr(_fast, "_entry", counting)
-    return count
+    return EntryCalls(monkeypatch, path)
 
 
 def both(m, *args, **kwargs):
@@ -161,7 +160,7 @@ def test_an_interrupt_in_a_host_clock_reaches_the_caller(kind):
     assert m.validate(s.token).valid
 
 
-def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock):
+def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock, path):
     m = make_manager("memory", clock)
     s = m.create(options())
     assert m.validate(s.token).valid
@@ -169,8 +168,17 @@ def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock):
     assert handle and m.fast_path_handle() == handle
     del m
     gc.collect()
-    assert _fast.validate(handle, s.token, None) is NotImplemented
-    assert _fast.validate(0, s.token, None) is NotImplemented
+    if path == "ctypes":
+        assert _fast.validate(handle, s.token, None) is NotImplemented
+        assert _fast.validate(0, s.token, None) is NotImplemented
+    else:
+        class Stale:  # what the extension reads of a manager: its handle
+            pass
+
+        for stale in (handle, 0):
+            fake = Stale()
+            fake._fast_handle = stale
+            assert _fast._extension.validate(fake, (s.token,), {}) is NotImplemented
     other = make_manager("memory", clock)
     assert other.fast_path_handle() != handle
 

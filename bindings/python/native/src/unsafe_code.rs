@@ -1,0 +1,146 @@
+//! The extension's only `unsafe`: calling the core's C entry point
+//! `sessions_fast_validate` (src/unsafe_code/fast_path_abi.rs) through the address the
+//! Python package hands over at import.
+//!
+//! The extension does not link the core: the library is the one UniFFI's generated
+//! module loaded with ctypes (loaded once per process, never a second copy), and the
+//! package reads the function's address from that very library object
+//! (`ctypes.cast(_UniffiLib.sessions_fast_validate, ctypes.c_void_p).value`).
+
+use std::ffi::c_void;
+
+/// The C signature of `sessions_fast_validate`: (handle, token, token_len, user_agent,
+/// user_agent_len, out, out_cap) -> result length or a negative error code.
+pub type RawEntry =
+    unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *mut u8, usize) -> i32;
+
+/// `sessions_fast_validate`, callable safely once constructed.
+#[derive(Clone, Copy)]
+pub struct Entry(RawEntry);
+
+impl Entry {
+    /// The entry point at `address`; `None` for a null address.
+    ///
+    /// # Safety
+    ///
+    /// `address` must be the address of a function with the C signature [`RawEntry`]
+    /// that keeps the contract of `sessions_fast_validate`: it reads at most `token_len`
+    /// bytes at `token` and `user_agent_len` at `user_agent` (none when that pointer is
+    /// null), writes at most `out_cap` bytes at `out`, keeps none of the pointers after
+    /// it returns, never unwinds, and may be called from any thread at once. The code
+    /// must stay loaded for the rest of the process: the package passes the entry of the
+    /// library its generated module loaded through `ctypes.CDLL`, which is never closed.
+    pub unsafe fn from_address(address: usize) -> Option<Self> {
+        if address == 0 {
+            return None;
+        }
+        // SAFETY: non-null, and (caller's contract) the address of a function of
+        // exactly this signature that stays loaded; a function pointer has the size and
+        // representation of a data pointer on every platform the wheels target.
+        Some(Self(unsafe {
+            std::mem::transmute::<*const c_void, RawEntry>(address as *const c_void)
+        }))
+    }
+
+    /// Calls the entry point: validates `token` (with `user_agent`, if any) in the
+    /// manager registered under `handle` and writes the result into `out` when it fits.
+    /// Returns the result's length in bytes (larger than `out.len()` when it did not fit:
+    /// nothing was written) or one of the negative codes of `crate::layout`.
+    pub fn call(
+        &self,
+        handle: u64,
+        token: &[u8],
+        user_agent: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> i32 {
+        let (ua_ptr, ua_len) = match user_agent {
+            // A slice's pointer is never null (even empty), which the entry point reads
+            // as "a user agent was given".
+            Some(ua) => (ua.as_ptr(), ua.len()),
+            None => (std::ptr::null(), 0),
+        };
+        // SAFETY: `from_address`'s contract makes `self.0` the entry point; every
+        // pointer comes from a live slice of the length passed beside it (the user agent
+        // null only with length 0, meaning none), `out` is writable for `out.len()` bytes
+        // and exclusively borrowed for the call, and the entry keeps no pointer after it
+        // returns.
+        unsafe {
+            (self.0)(
+                handle,
+                token.as_ptr(),
+                token.len(),
+                ua_ptr,
+                ua_len,
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// (handle, token, user agent, output capacity) of the last call.
+    type Seen = (u64, Vec<u8>, Option<Vec<u8>>, usize);
+
+    thread_local! {
+        static SEEN: RefCell<Option<Seen>> = const { RefCell::new(None) };
+    }
+
+    /// Records what it was given and writes "ok" when there is room, like the entry.
+    unsafe extern "C" fn fake(
+        handle: u64,
+        token: *const u8,
+        token_len: usize,
+        user_agent: *const u8,
+        user_agent_len: usize,
+        out: *mut u8,
+        out_cap: usize,
+    ) -> i32 {
+        // SAFETY: the caller (`Entry::call`) passes live slices of these lengths.
+        let token = unsafe { std::slice::from_raw_parts(token, token_len) }.to_vec();
+        let user_agent = (!user_agent.is_null())
+            .then(|| unsafe { std::slice::from_raw_parts(user_agent, user_agent_len) }.to_vec());
+        SEEN.with(|seen| *seen.borrow_mut() = Some((handle, token, user_agent, out_cap)));
+        if out_cap >= 2 {
+            // SAFETY: `out` is writable for `out_cap` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(b"ok".as_ptr(), out, 2) };
+        }
+        2
+    }
+
+    fn entry() -> Entry {
+        // SAFETY: `fake` has the signature and keeps the contract (for this test).
+        unsafe { Entry::from_address(fake as RawEntry as usize) }.expect("non-null")
+    }
+
+    #[test]
+    fn a_null_address_is_refused() {
+        // SAFETY: null is checked before anything else.
+        assert!(unsafe { Entry::from_address(0) }.is_none());
+    }
+
+    #[test]
+    fn arguments_reach_the_entry_as_given() {
+        let mut out = [0u8; 8];
+        assert_eq!(entry().call(7, b"tok\0en", Some(b"UA/1"), &mut out), 2);
+        assert_eq!(&out[..2], b"ok");
+        let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
+        assert_eq!(seen, (7, b"tok\0en".to_vec(), Some(b"UA/1".to_vec()), 8));
+    }
+
+    #[test]
+    fn no_user_agent_is_null_and_an_empty_one_is_not() {
+        let mut out = [0u8; 1];
+        assert_eq!(entry().call(1, b"", None, &mut out), 2);
+        assert_eq!(out, [0], "nothing written when it does not fit");
+        let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
+        assert_eq!(seen, (1, Vec::new(), None, 1));
+        entry().call(1, b"", Some(b""), &mut []);
+        let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
+        assert_eq!(seen, (1, Vec::new(), Some(Vec::new()), 0));
+    }
+}
