@@ -100,6 +100,11 @@ def build_extension(out: str) -> str:
     """Builds `sessions._fastpath` (release, the wheel's own target and compatibility)
     into `out`; returns the path of its shared library."""
     args = shlex.split(os.environ.get("MATURIN_PEP517_ARGS", ""))
+    # The core's build keeps its symbol table (strip=false: uniffi-bindgen reads the
+    # metadata there); the extension has none to keep and is stripped (native/Cargo.toml).
+    for i in range(len(args) - 1, 0, -1):
+        if args[i - 1] == "--config" and args[i].startswith("profile.release.strip"):
+            del args[i - 1 : i + 1]
     command = [sys.executable, "-m", "maturin", "build", "--release", "--quiet",
                "--manifest-path", os.path.join(NATIVE, "Cargo.toml"), "--out", out, *args]
     if "--target" not in args:  # a native build: abi3 for this interpreter's platform

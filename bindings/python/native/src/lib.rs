@@ -30,7 +30,7 @@ pub mod layout;
 pub mod unsafe_code;
 
 use layout::{flags, Decoded, LayoutError, FAILED, TIMES_LEN};
-use unsafe_code::Entry;
+use unsafe_code::{Entry, ObjectNew};
 
 /// What [`configure`] was given: the entry point and the Python values results are
 /// built from.
@@ -47,8 +47,8 @@ struct Config {
     take_error: Py<PyAny>,
     /// `_host.take_interrupt()`: the interrupt a host callback raised on this thread.
     take_interrupt: Py<PyAny>,
-    /// `object.__new__`.
-    object_new: Py<PyAny>,
+    /// `object.__new__`, through its C slot.
+    object_new: ObjectNew,
 }
 
 static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -102,7 +102,7 @@ static TIMES: Mutex<Option<TimesCache>> = Mutex::new(None);
 /// forgets) the interrupt a host callback raised on this thread, or `None`.
 ///
 /// Errors: `RuntimeError` when called a second time or with a null address; `TypeError`
-/// when `errors` is not five values.
+/// when `errors` is not five values or a class overrides `__new__`.
 ///
 /// # Safety (for the caller, in Python)
 ///
@@ -135,6 +135,14 @@ fn configure(
         .import("builtins")?
         .getattr("object")?
         .getattr("__new__")?;
+    for cls in [&session, &result] {
+        // What makes `ObjectNew` the same as `object.__new__(cls)` for them.
+        if !cls.getattr("__new__")?.is(&object_new) {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{cls} overrides __new__: the fast path cannot build it"
+            )));
+        }
+    }
     CONFIG
         .set(Config {
             entry,
@@ -144,7 +152,7 @@ fn configure(
             times_of: times_of.unbind(),
             take_error: take_error.unbind(),
             take_interrupt: take_interrupt.unbind(),
-            object_new: object_new.unbind(),
+            object_new: ObjectNew::get(py)?,
         })
         .map_err(|_| PyRuntimeError::new_err("sessions._fastpath is configured already"))
 }
@@ -334,7 +342,7 @@ fn record<'py, const N: usize>(
     cls: &Py<PyType>,
     fields: [(&Bound<'py, PyString>, Bound<'py, PyAny>); N],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let made = config.object_new.bind(py).call1((cls.bind(py),))?;
+    let made = config.object_new.call(cls.bind(py))?;
     for (name, value) in fields {
         made.setattr(name, value)?;
     }
