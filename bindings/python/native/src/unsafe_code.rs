@@ -171,6 +171,41 @@ mod tests {
     }
 
     #[test]
+    fn object_new_makes_what_object_new_makes_and_raises_what_it_raises() {
+        Python::initialize();
+        Python::attach(|py| {
+            let code = c"import abc\nclass Plain:\n    pass\nclass Abstract(abc.ABC):\n    @abc.abstractmethod\n    def f(self): ...\n";
+            let ns = pyo3::types::PyDict::new(py);
+            py.run(code, Some(&ns), None).expect("classes");
+            let class = |name: &str| -> Bound<'_, PyType> {
+                ns.get_item(name)
+                    .expect("get")
+                    .expect("defined")
+                    .cast_into()
+                    .expect("a type")
+            };
+            let new = ObjectNew::get(py).expect("object's tp_new");
+            let made = new.call(&class("Plain")).expect("an instance");
+            assert!(made.get_type().is(class("Plain")));
+            made.setattr("x", 7).expect("attributes");
+            assert_eq!(
+                made.getattr("x").and_then(|x| x.extract::<i64>()).ok(),
+                Some(7)
+            );
+            // A new reference, owned once (getrefcount counts its own argument too).
+            let count = py
+                .import("sys")
+                .and_then(|sys| sys.getattr("getrefcount")?.call1((&made,)));
+            assert_eq!(count.and_then(|n| n.extract::<i64>()).ok(), Some(2));
+            let error = new.call(&class("Abstract")).expect_err("abstract");
+            assert!(
+                error.is_instance_of::<pyo3::exceptions::PyTypeError>(py),
+                "{error}"
+            );
+        });
+    }
+
+    #[test]
     fn a_null_address_is_refused() {
         // SAFETY: null is checked before anything else.
         assert!(unsafe { Entry::from_address(0) }.is_none());
