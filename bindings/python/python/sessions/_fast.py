@@ -353,7 +353,7 @@ def _load_extension() -> typing.Any:
 
 
 _extension = _load_extension()
-_extension_validate = getattr(_extension, "validate", None)
+_extension_validate: typing.Any = getattr(_extension, "validate", None)
 # The path SessionManager.validate takes: "extension" where the accelerator loaded,
 # else "ctypes".
 PATH = "extension" if _extension is not None else "ctypes"
