@@ -22,12 +22,15 @@ setup:
 lint: setup
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
+	cargo fmt --check --manifest-path bindings/python/native/Cargo.toml
+	cargo clippy --release --all-targets --manifest-path bindings/python/native/Cargo.toml -- -D warnings
 
 ## Rust tests, with a standalone Redis and a 3-master Redis Cluster of their own
 ## (scripts/redis-servers.sh installs Debian's redis-server when missing, starts them
 ## on free loopback ports and stops them by pid when the tests end).
 test-rust:
 	bash scripts/redis-servers.sh cargo test --release
+	cargo test --release --manifest-path bindings/python/native/Cargo.toml
 
 test-python:
 	bash scripts/redis-servers.sh bash bindings/python/test.sh

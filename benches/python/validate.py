@@ -3,8 +3,10 @@ with the virtualenv the package is installed in. Prints one JSON object.
 
 Side by side in one process, CPU time of this thread (time.thread_time_ns), 1,000
 sessions with one metadata entry each, the median of 5 interleaved rounds:
-`SessionManager.validate` (the fast path, the default), the regular UniFFI path
-(`_validate_regular`), and the pure-Python manager of pure_sessions.py; each call's
+`SessionManager.validate` through each implementation of the fast path (the compiled
+extension sessions._fastpath, the default, and the ctypes fallback of sessions._fast),
+the regular UniFFI path (`_validate_regular`), and the pure-Python manager of
+pure_sessions.py; each call's
 result is read (`result.session.user_id`) as a caller would. `create` is measured
 against the pure-Python `create` too."""
 
@@ -14,11 +16,13 @@ import json
 import statistics
 import sys
 import time
+import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sessions  # noqa: E402
+from sessions import _fast  # noqa: E402
 from pure_sessions import PureManager  # noqa: E402
 
 SESSIONS = 1000
@@ -42,7 +46,9 @@ def main() -> None:
     pure_tokens = [pure.create(f"user{n}", {"k": "v"}).token for n in range(SESSIONS)]
     unknown = [sessions.generate_secure_token() for _ in range(SESSIONS)]
 
-    fast, regular = manager.validate, manager._validate_regular
+    regular = manager._validate_regular
+    # Each implementation as a bound method, as `manager.validate` is.
+    paths = {name: types.MethodType(fn, manager) for name, fn in _fast._PATHS.items()}
 
     def read(validate):
         def call(token):
@@ -50,14 +56,12 @@ def main() -> None:
             return r.session.user_id if r.valid else r.error
         return call
 
-    cases = {
-        ("valid", "fast"): (read(fast), tokens),
-        ("valid", "uniffi"): (read(regular), tokens),
-        ("valid", "pure"): (read(pure.validate), pure_tokens),
-        ("unknown", "fast"): (read(fast), unknown),
-        ("unknown", "uniffi"): (read(regular), unknown),
-        ("unknown", "pure"): (read(pure.validate), unknown),
-    }
+    cases = {}
+    for token, toks, pure_toks in (("valid", tokens, pure_tokens), ("unknown", unknown, unknown)):
+        for name, fn in paths.items():  # "extension" (where it loads) and "ctypes"
+            cases[(token, name)] = (read(fn), toks)
+        cases[(token, "uniffi")] = (read(regular), toks)
+        cases[(token, "pure")] = (read(pure.validate), pure_toks)
     for fn, toks in cases.values():  # warm up
         for t in toks[:200]:
             fn(t)
@@ -66,6 +70,9 @@ def main() -> None:
         for key, (fn, toks) in cases.items():
             samples[key].append(per_call_ns(fn, toks))
     out = {f"{token}_{path}_ns": statistics.median(v) for (token, path), v in samples.items()}
+    for token in ("valid", "unknown"):  # the default path (what `validate` takes)
+        out[f"{token}_fast_ns"] = out[f"{token}_{_fast.PATH}_ns"]
+    out["fast_path"] = _fast.PATH
 
     options = sessions.CreateSessionOptions(user_id="bench", metadata={"k": "v"})
     creates: dict[str, list[float]] = {"uniffi": [], "pure": []}

@@ -6,7 +6,9 @@
 #   $CARGO_TARGET_DIR/dist/sessions-<v>.tar.gz   (sdist: `pip install` builds it with cargo)
 #
 # One wheel per architecture serves every CPython >= 3.11: the generated module loads
-# the library with ctypes and does not link against libpython. The wheels are built by
+# the library with ctypes and does not link against libpython; the compiled fast path
+# sessions/_fastpath.abi3.so (PyO3, abi3 >= 3.11, built by the package's backend beside
+# the library) is optional at run time (sessions/_fast.py falls back to ctypes). The wheels are built by
 # scripts/portable-libs.sh (zig, glibc 2.17), whose libraries the Kotlin jar reuses.
 #
 # Checks (any failure exits non-zero):
@@ -17,9 +19,12 @@
 #     no glibc symbol version above 2.17 and no shared library beyond glibc's own
 #     (scripts/check-native-lib.sh), and loads and runs there: a C program calls into it,
 #     the aarch64 one under qemu-user with Debian's aarch64 glibc (scripts/check-lib-runs.sh);
+#   - the compiled fast path sessions/_fastpath.abi3.so passes the same ELF and glibc
+#     checks and exports PyInit__fastpath; libsessions.so (also the Kotlin jar's) has no
+#     Python symbol at all;
 #   - wheel and sdist contents: the thin layer and its type stub, the generated module,
-#     the library, py.typed, the MIT LICENSE; the sdist carries the crate, Cargo.lock,
-#     uniffi.toml, the backend and LICENSE, and describes itself with the readme the
+#     the library, the compiled fast path, py.typed, the MIT LICENSE; the sdist carries
+#     the crate, Cargo.lock, uniffi.toml, the backend, the fast path's crate and LICENSE, and describes itself with the readme the
 #     wheels have (and would be rebuilt with);
 #   - a wheel builds from the sdist (one release build, nothing in the dev profile) and
 #     carries the files the x86_64 wheel does;
@@ -86,14 +91,22 @@ check_wheel() {
   mkdir -p "$dir"
   entries=$(unzip -Z1 "$wheel")
   for entry in sessions/__init__.py sessions/__init__.pyi sessions/py.typed \
-      sessions/_native/sessions.py sessions/_native/libsessions.so \
+      sessions/_native/sessions.py sessions/_native/libsessions.so sessions/_fastpath.abi3.so \
       "sessions-$version.dist-info/METADATA" "sessions-$version.dist-info/licenses/LICENSE"; do
     grep -qx "$entry" <<<"$entries" || fail "$entry is not in $name"
   done
-  unzip -q -o "$wheel" sessions/_native/libsessions.so "sessions-$version.dist-info/METADATA" -d "$dir"
-  local so=$dir/sessions/_native/libsessions.so
+  unzip -q -o "$wheel" sessions/_native/libsessions.so sessions/_fastpath.abi3.so \
+    "sessions-$version.dist-info/METADATA" -d "$dir"
+  local so=$dir/sessions/_native/libsessions.so ext=$dir/sessions/_fastpath.abi3.so
 
   bash "$REPO/scripts/check-native-lib.sh" "$so" "$arch" "$name: sessions/_native/libsessions.so"
+  bash "$REPO/scripts/check-native-lib.sh" "$ext" "$arch" "$name: sessions/_fastpath.abi3.so"
+  # The core library is shared with the Kotlin jar: no Python in it, ever.
+  local python_symbols
+  python_symbols=$(readelf --dyn-syms -W "$so" | awk '{print $8}' | grep -E '^_?Py' | head -n 3 || true)
+  [[ -z "$python_symbols" ]] || fail "$name: libsessions.so refers to Python symbols ($python_symbols)"
+  readelf --dyn-syms -W "$ext" | awk '$7 != "UND" {print $8}' | grep -qx 'PyInit__fastpath' \
+    || fail "$name: sessions/_fastpath.abi3.so does not export PyInit__fastpath"
   local meta=$dir/sessions-$version.dist-info/METADATA
   for field in "Requires-Python: >=3.11" "License-Expression: MIT" "License-File: LICENSE" \
       "Classifier: Programming Language :: Python :: 3.11" "Project-URL: Repository, " \
@@ -120,7 +133,8 @@ bash "$REPO/scripts/check-lib-runs.sh" aarch64 "$work/aarch64/sessions/_native/l
 sdist_entries=$(tar -tzf "$sdist")
 for entry in pyproject.toml backend/sessions_build.py Cargo.toml Cargo.lock uniffi.toml \
     src/lib.rs src/bin/uniffi-bindgen.rs python/sessions/__init__.py python/sessions/py.typed \
-    README.md PKG-INFO LICENSE; do
+    native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/lib.rs native/src/layout.rs \
+    native/src/unsafe_code.rs README.md PKG-INFO LICENSE; do
   grep -q "^sessions-$version/\(.*/\)\?$entry\$" <<<"$sdist_entries" || fail "$entry is not in $(basename "$sdist")"
 done
 # A wheel built from the sdist must describe itself as the sdist does: the same readme.
@@ -163,6 +177,7 @@ import sessions
 
 assert "site-packages" in sessions.__file__, sessions.__file__
 assert sessions.__version__ == sys.argv[1], (sessions.__version__, sys.argv[1])
+assert sessions._fast.PATH == "extension", "the compiled fast path did not load"
 with tempfile.TemporaryDirectory() as d:
     path = os.path.join(d, "s.sqlite")
     manager = sessions.SessionManager.open(path, sessions.SessionConfig())

@@ -174,3 +174,42 @@ def make_manager(kind: str, clock=None, store=None, **config) -> sessions.Sessio
     if kind == "python_dict":
         return sessions.SessionManager.with_store(cfg, store if store is not None else DictStore(), clock)
     raise ValueError(kind)
+
+
+# The fast path's two implementations (sessions._fast): the compiled extension
+# (sessions._fastpath, the default where it loads) and the ctypes fallback. Tests that
+# take the `fast_path` fixture run once through each. SESSIONS_FAST_PATH=ctypes (set when
+# the package is used without the extension) leaves only the fallback; otherwise the
+# extension must be there: a wheel without it fails the tests.
+def fast_paths() -> list[str]:
+    import os
+
+    return ["ctypes"] if os.environ.get("SESSIONS_FAST_PATH") == "ctypes" else ["extension", "ctypes"]
+
+
+class EntryCalls:
+    """Counts the validations that reach the C entry point through the active path."""
+
+    def __init__(self, monkeypatch, path: str):
+        from sessions import _fast
+
+        self.path = path
+        self.count = 0
+        if path == "ctypes":
+            entry = _fast._entry
+
+            def counting(*args):
+                self.count += 1
+                return entry(*args)
+
+            monkeypatch.setattr(_fast, "_entry", counting)
+        else:
+            self.start = _fast._extension.entered()
+
+    def __getitem__(self, index: int) -> int:
+        from sessions import _fast
+
+        assert index == 0
+        if self.path == "ctypes":
+            return self.count
+        return _fast._extension.entered() - self.start

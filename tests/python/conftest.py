@@ -2,7 +2,7 @@
 
 import pytest
 
-from _support import ManualClock, make_manager
+from _support import ManualClock, fast_paths, make_manager
 
 
 @pytest.fixture
@@ -19,3 +19,17 @@ def kind(request):
 @pytest.fixture
 def manager(kind, clock):
     return make_manager(kind, clock)
+
+
+@pytest.fixture(params=fast_paths())
+def fast_path(request):
+    """`SessionManager.validate` through one implementation of the fast path: the
+    compiled extension (sessions._fastpath) or the ctypes fallback (sessions._fast)."""
+    from sessions import _fast
+
+    if request.param == "extension":
+        assert _fast._extension is not None, "sessions._fastpath did not load"
+    before = _fast.PATH
+    _fast.use(request.param)
+    yield request.param
+    _fast.use(before)

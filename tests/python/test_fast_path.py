@@ -1,5 +1,7 @@
-"""The per-request fast path (sessions._fast: `SessionManager.validate` through the C
-entry point `sessions_fast_validate`) gives exactly what the regular UniFFI path gives."""
+"""The per-request fast path (`SessionManager.validate` through the C entry point
+`sessions_fast_validate`) gives exactly what the regular UniFFI path gives, through each
+of its two implementations: the compiled extension sessions._fastpath and the ctypes
+fallback in sessions._fast (every test here runs once per path: the autouse fixture)."""
 
 from __future__ import annotations
 
@@ -11,21 +13,18 @@ import pytest
 
 import sessions
 from sessions import _fast
-from _support import ManualClock, make_manager, options
+from _support import DictStore, EntryCalls, ManualClock, make_manager, options
+
+
+@pytest.fixture(autouse=True)
+def path(fast_path):
+    return fast_path
 
 
 @pytest.fixture
-def calls(monkeypatch):
+def calls(monkeypatch, path):
     """Counts the calls that reach the C entry point."""
-    count = [0]
-    entry = _fast._entry
-
-    def counting(*args):
-        count[0] += 1
-        return entry(*args)
-
-    monkeypatch.setattr(_fast, "_entry", counting)
-    return count
+    return EntryCalls(monkeypatch, path)
 
 
 def both(m, *args, **kwargs):
@@ -161,7 +160,7 @@ def test_an_interrupt_in_a_host_clock_reaches_the_caller(kind):
     assert m.validate(s.token).valid
 
 
-def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock):
+def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock, path):
     m = make_manager("memory", clock)
     s = m.create(options())
     assert m.validate(s.token).valid
@@ -169,8 +168,17 @@ def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock):
     assert handle and m.fast_path_handle() == handle
     del m
     gc.collect()
-    assert _fast.validate(handle, s.token, None) is NotImplemented
-    assert _fast.validate(0, s.token, None) is NotImplemented
+    if path == "ctypes":
+        assert _fast.validate(handle, s.token, None) is NotImplemented
+        assert _fast.validate(0, s.token, None) is NotImplemented
+    else:
+        class Stale:  # what the extension reads of a manager: its handle
+            pass
+
+        for stale in (handle, 0):
+            fake = Stale()
+            fake._fast_handle = stale
+            assert _fast._extension.validate(fake, (s.token,), {}) is NotImplemented
     other = make_manager("memory", clock)
     assert other.fast_path_handle() != handle
 
@@ -196,3 +204,166 @@ def test_threads_share_a_manager(kind):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_bad_input_gives_the_regular_answer(kind, clock, calls):
+    m = make_manager(kind, clock, bind_to_user_agent=True)
+    s = m.create(options(user_id="usér ✓", metadata={"userAgent": "UA/ü", "ключ": "значение\0✓"}))
+    tokens = ("\ud800", "a\udcffb", "a\0b", s.token + "\0", "\0" * 64, "ключ", "x" * 5_000_000,
+              s.token.upper(), " " + s.token, "")
+    for token in tokens:
+        for ua in (None, "UA/ü", "UA/\0", ""):
+            fast, regular = both(m, token, ua)
+            assert fast == regular, (token[:20], ua)
+            assert fast.error == sessions.ValidationError.INVALID_TOKEN
+    fast, regular = both(m, s.token, "UA/ü")
+    assert fast == regular and fast.valid
+    assert fast.session.metadata == {"userAgent": "UA/ü", "ключ": "значение\0✓"}
+    assert fast.session.user_id == "usér ✓" and fast.session.bound_user_agent == "UA/ü"
+    assert both(m, s.token, "UA/\0")[0].error == sessions.ValidationError.USER_AGENT_MISMATCH
+    entered = calls[0]
+    # Arguments the fast path does not take reach the regular path, which refuses them.
+    for bad in ((b"token",), (bytearray(b"t"),), (memoryview(b"t"),), (None,), (s.token, b"UA"),
+                (s.token, 1.5), (s.token, "\ud800")):
+        with pytest.raises((TypeError, ValueError)):
+            m.validate(*bad)
+    assert calls[0] == entered, "refused arguments never reach the C entry point"
+
+    class Text(str):  # a str subclass: the regular path's conversion, not the fast path's
+        pass
+
+    assert m.validate(Text(s.token), Text("UA/ü")) == m._validate_regular(s.token, "UA/ü")
+    assert calls[0] == entered
+
+
+def test_every_field_matches_after_rotation_revocation_and_sliding(kind, clock):
+    m = make_manager(kind, clock, rotation_grace=timedelta(seconds=30), bind_to_user_agent=True)
+    s = m.create(options(metadata={"userAgent": "UA", "a": "1", "b": "✓"}, sliding_expiration=True,
+                         expires_in=timedelta(hours=1)))
+    clock.advance(seconds=1800.000_000_7)  # sub-microsecond: the rounding must match
+    fast, regular = both(m, s.token, "UA")  # slides
+    assert fast == regular and fast.session.version == regular.session.version
+    new = m.refresh(s.token, "UA")
+    for token in (s.token, new.token):  # the old one within the grace, then the new one
+        fast, regular = both(m, token, "UA")
+        assert fast == regular and fast.valid
+        session = fast.session
+        assert session.previous_token_hash is not None and session.rotated_at is not None
+        assert session.sliding_expiration is True
+        for name, value in vars(regular.session).items():
+            assert getattr(session, name) == value, name
+            assert type(getattr(session, name)) is type(value), name
+    m.destroy(s.id)
+    fast, regular = both(m, new.token, "UA")
+    assert fast == regular and fast.error == sessions.ValidationError.SESSION_REVOKED
+
+
+def test_threads_validate_while_another_rotates_and_revokes(kind):
+    # (With the default rotation grace a rotated token stays valid while the threads
+    # present it, so no presentation is reuse and the changes are all the changer's.)
+    m = make_manager(kind, None)
+    owners = {}
+    for n in range(40):
+        s = m.create(options(user_id=f"u{n}", metadata={"n": str(n), "ü": "✓" * n}))
+        owners[s.token] = (s.id, f"u{n}", n)
+    tokens = list(owners)
+    done = threading.Event()
+    errors: list[BaseException] = []
+    seen = {"valid": 0, "refused": 0}
+    lock = threading.Lock()
+
+    def validating():
+        try:
+            while not done.is_set():
+                for token in tokens:
+                    r = m.validate(token)
+                    sid, user, n = owners[token]
+                    if r.valid:
+                        assert r.session.id == sid and r.session.user_id == user, r
+                        assert r.session.metadata == {"n": str(n), "ü": "✓" * n}, r
+                        assert r.error is None
+                    else:
+                        assert r.session is None, r
+                        assert r.error == sessions.ValidationError.SESSION_REVOKED, r
+                    with lock:
+                        seen["valid" if r.valid else "refused"] += 1
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    def changing():
+        try:
+            for n, token in enumerate(tokens):
+                if n % 2:
+                    new = m.refresh(token)
+                    with lock:
+                        owners[new.token] = owners[token]
+                else:
+                    m.destroy(owners[token][0])
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            done.set()
+
+    threads = [threading.Thread(target=validating) for _ in range(8)]
+    threads.append(threading.Thread(target=changing))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    assert seen["valid"] and seen["refused"]
+    valid = 0
+    for token in list(owners):  # afterwards, both paths agree on every token
+        fast, regular = both(m, token)
+        assert fast == regular
+        valid += fast.valid
+    assert valid == 40  # 20 rotated tokens within the grace and their 20 successors
+
+
+def test_a_store_error_is_the_regular_error_and_nothing_is_left_over(clock, calls):
+    class Failing(DictStore):
+        fail = False
+
+        def find_by_token_hash(self, token_hash):
+            if self.fail:
+                raise sessions.SessionError.Store(reason="disk on fire")
+            return super().find_by_token_hash(token_hash)
+
+    store = Failing()
+    m = make_manager("python_dict", clock, store=store)
+    s = m.create(options())
+    store.fail = True
+    with pytest.raises(sessions.SessionError.Store) as regular:
+        m._validate_regular(s.token)
+    with pytest.raises(sessions.SessionError.Store) as fast:
+        m.validate(s.token)
+    assert str(fast.value) == str(regular.value) and "disk on fire" in str(fast.value)
+    assert calls[0] == 1
+    assert sessions._native.sessions.take_fast_path_error() is None
+    store.fail = False
+    assert m.validate(s.token) == m._validate_regular(s.token)
+
+
+def test_a_manager_without_a_handle_takes_the_regular_path(clock, calls):
+    m = make_manager("memory", clock)
+    s = m.create(options())
+    del m.__dict__["_fast_handle"]  # as a manager not built by the wrapped constructors
+    assert m.validate(s.token).valid and calls[0] == 0
+    m._fast_handle = None  # handle fetched again on the next call
+    assert m.validate(s.token) == m._validate_regular(s.token) and calls[0] == 1
+    assert m._fast_handle == m.fast_path_handle()
+
+
+def test_the_extension_is_the_default_where_it_loads():
+    if _fast._extension is None:
+        pytest.skip("the compiled fast path is not built here (SESSIONS_FAST_PATH=ctypes)")
+    import os
+
+    assert os.environ.get("SESSIONS_FAST_PATH") == "ctypes" or _fast.PATH in ("extension", "ctypes")
+    assert type(_fast._extension.entered()) is int
+    with pytest.raises(RuntimeError, match="configured already"):
+        _fast._extension.configure(1, sessions.Session, sessions.ValidationResult,
+                                   tuple(_fast._ERRORS[1:]), _fast._convert_times, _fast._take_error,
+                                   sessions._host.take_interrupt)
+    with pytest.raises(ValueError):
+        _fast.use("nonsense")

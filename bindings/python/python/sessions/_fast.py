@@ -16,12 +16,22 @@ reports is fetched through UniFFI (``take_fast_path_error``) and raised as the r
 path raises it; with a clock, store or listener written in Python, a
 ``KeyboardInterrupt``/``SystemExit`` one raises is relayed as ``relay_interrupts``
 does for every other call.
+
+Where the package's compiled accelerator ``sessions._fastpath`` (a small PyO3
+extension, ``bindings/python/native/``) loads, it does all of this per call instead
+of the Python code here: the argument handling, the call through the same C entry
+point (its address, read from the generated module's library, is handed over at
+import: one library, loaded once) and the building of the same records. This module's
+ctypes path is then the fallback only: for interpreters that cannot load the abi3
+extension, and when ``SESSIONS_FAST_PATH=ctypes`` is set in the environment.
+``use("extension" | "ctypes")`` switches the path taken (the tests run both).
 """
 
 from __future__ import annotations
 
 import ctypes
 import datetime
+import os
 import struct
 import threading
 import typing
@@ -105,12 +115,19 @@ _CACHE_LIMIT = 1 << 16
 _blocks: dict[bytes, tuple[typing.Any, ...]] = {}
 
 
-def _times_of(block: bytes) -> tuple[typing.Any, ...]:
+def _convert_times(block: bytes) -> tuple[typing.Any, ...]:
+    """The five timestamps (created, expires, absolute expiry, revoked, rotated) and the
+    lifetime in a result's bytes 16..88, as UniFFI's own conversion makes them (the
+    extension calls this too, so both paths round alike)."""
     c_s, c_n, e_s, e_n, a_s, a_n, r_s, r_n, t_s, t_n, l_s, l_n = _TIMES.unpack(block)
-    value = (
+    return (
         _time((c_s, c_n)), _time((e_s, e_n)), _time((a_s, a_n)), _time((r_s, r_n)),
         _time((t_s, t_n)), _duration((l_s, l_n)),
     )
+
+
+def _times_of(block: bytes) -> tuple[typing.Any, ...]:
+    value = _convert_times(block)
     if len(_blocks) >= _CACHE_LIMIT:
         _blocks.clear()
     _blocks[block] = value
@@ -295,6 +312,63 @@ def install(manager: typing.Any, host_bases: tuple[type, ...]) -> None:
     for attr in ("__doc__", "__name__", "__qualname__", "__module__", "__wrapped__"):
         setattr(fast_validate, attr, getattr(regular, attr))
 
-    manager.validate = fast_validate
+    def extension_validate(self: typing.Any, *args: object, **kwargs: object) -> typing.Any:
+        result = _extension_validate(self, args, kwargs)
+        if result is NotImplemented:
+            return regular(self, *args, **kwargs)
+        return result
+
+    for path in (extension_validate,):
+        path.__dict__.update(regular.__dict__)
+        for attr in ("__doc__", "__name__", "__qualname__", "__module__", "__wrapped__"):
+            setattr(path, attr, getattr(regular, attr))
+
+    _PATHS["ctypes"] = fast_validate
+    if _extension is not None:
+        _PATHS["extension"] = extension_validate
+    _installed.append(manager)
     manager._validate_regular = regular
     manager.add_listener = add_listener
+    use(PATH)
+
+
+def _load_extension() -> typing.Any:
+    """The compiled accelerator, configured; ``None`` where it is absent or turned off."""
+    if os.environ.get("SESSIONS_FAST_PATH") == "ctypes":
+        return None
+    try:
+        from . import _fastpath  # type: ignore[attr-defined]
+    except ImportError:  # not built for this interpreter: the ctypes path serves
+        return None
+    _fastpath.configure(
+        ctypes.cast(_entry, ctypes.c_void_p).value,
+        _Session,
+        _Result,
+        _ERRORS[1:],
+        _convert_times,
+        _take_error,
+        _host.take_interrupt,
+    )
+    return _fastpath
+
+
+_extension = _load_extension()
+_extension_validate: typing.Any = getattr(_extension, "validate", None)
+# The path SessionManager.validate takes: "extension" where the accelerator loaded,
+# else "ctypes".
+PATH = "extension" if _extension is not None else "ctypes"
+_PATHS: dict[str, typing.Callable[..., typing.Any]] = {}
+_installed: list[typing.Any] = []
+
+
+def use(path: str) -> None:
+    """Makes ``SessionManager.validate`` take ``path``: ``"extension"`` (the compiled
+    accelerator; ``ValueError`` where it did not load) or ``"ctypes"``."""
+    global PATH
+    if path not in ("extension", "ctypes"):
+        raise ValueError(f"unknown fast path {path!r}")
+    if path == "extension" and _extension is None:
+        raise ValueError("the compiled fast path (sessions._fastpath) is not loaded")
+    PATH = path
+    for manager in _installed:
+        manager.validate = _PATHS[path]

@@ -1,0 +1,234 @@
+//! The extension's only `unsafe`: calling the core's C entry point
+//! `sessions_fast_validate` (src/unsafe_code/fast_path_abi.rs) through the address the
+//! Python package hands over at import ([`Entry`]), and `object.__new__` through its C
+//! slot ([`ObjectNew`]).
+//!
+//! The extension does not link the core: the library is the one UniFFI's generated
+//! module loaded with ctypes (loaded once per process, never a second copy), and the
+//! package reads the function's address from that very library object
+//! (`ctypes.cast(_UniffiLib.sessions_fast_validate, ctypes.c_void_p).value`).
+
+use std::ffi::c_void;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyTuple, PyType};
+
+/// The C signature of `sessions_fast_validate`: (handle, token, token_len, user_agent,
+/// user_agent_len, out, out_cap) -> result length or a negative error code.
+pub type RawEntry =
+    unsafe extern "C" fn(u64, *const u8, usize, *const u8, usize, *mut u8, usize) -> i32;
+
+/// `sessions_fast_validate`, callable safely once constructed.
+#[derive(Clone, Copy)]
+pub struct Entry(RawEntry);
+
+impl Entry {
+    /// The entry point at `address`; `None` for a null address.
+    ///
+    /// # Safety
+    ///
+    /// `address` must be the address of a function with the C signature [`RawEntry`]
+    /// that keeps the contract of `sessions_fast_validate`: it reads at most `token_len`
+    /// bytes at `token` and `user_agent_len` at `user_agent` (none when that pointer is
+    /// null), writes at most `out_cap` bytes at `out`, keeps none of the pointers after
+    /// it returns, never unwinds, and may be called from any thread at once. The code
+    /// must stay loaded for the rest of the process: the package passes the entry of the
+    /// library its generated module loaded through `ctypes.CDLL`, which is never closed.
+    pub unsafe fn from_address(address: usize) -> Option<Self> {
+        if address == 0 {
+            return None;
+        }
+        // SAFETY: non-null, and (caller's contract) the address of a function of
+        // exactly this signature that stays loaded; a function pointer has the size and
+        // representation of a data pointer on every platform the wheels target.
+        Some(Self(unsafe {
+            std::mem::transmute::<*const c_void, RawEntry>(address as *const c_void)
+        }))
+    }
+
+    /// Calls the entry point: validates `token` (with `user_agent`, if any) in the
+    /// manager registered under `handle` and writes the result into `out` when it fits.
+    /// Returns the result's length in bytes (larger than `out.len()` when it did not fit:
+    /// nothing was written) or one of the negative codes of `crate::layout`.
+    pub fn call(
+        &self,
+        handle: u64,
+        token: &[u8],
+        user_agent: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> i32 {
+        let (ua_ptr, ua_len) = match user_agent {
+            // A slice's pointer is never null (even empty), which the entry point reads
+            // as "a user agent was given".
+            Some(ua) => (ua.as_ptr(), ua.len()),
+            None => (std::ptr::null(), 0),
+        };
+        // SAFETY: `from_address`'s contract makes `self.0` the entry point; every
+        // pointer comes from a live slice of the length passed beside it (the user agent
+        // null only with length 0, meaning none), `out` is writable for `out.len()` bytes
+        // and exclusively borrowed for the call, and the entry keeps no pointer after it
+        // returns.
+        unsafe {
+            (self.0)(
+                handle,
+                token.as_ptr(),
+                token.len(),
+                ua_ptr,
+                ua_len,
+                out.as_mut_ptr(),
+                out.len(),
+            )
+        }
+    }
+}
+
+/// `object.__new__` as the C function it is (the `tp_new` slot of `object`): a new,
+/// empty instance of a plain Python class without a Python-level call (the call through
+/// `object.__new__` costs about 70 ns more per record, two records a validation).
+pub struct ObjectNew {
+    new: pyo3::ffi::newfunc,
+    empty: Py<PyTuple>,
+}
+
+impl ObjectNew {
+    /// `object`'s `tp_new` slot.
+    pub fn get(py: Python<'_>) -> PyResult<Self> {
+        // SAFETY: `PyBaseObject_Type` is `object`, a static type that lives as long as
+        // the interpreter; `PyType_GetSlot` on static types is in the limited API from
+        // 3.10 (this module needs 3.11), and the GIL is held (`py`).
+        let slot = unsafe {
+            pyo3::ffi::PyType_GetSlot(
+                std::ptr::addr_of_mut!(pyo3::ffi::PyBaseObject_Type),
+                pyo3::ffi::Py_tp_new,
+            )
+        };
+        if slot.is_null() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "object has no tp_new",
+            ));
+        }
+        // SAFETY: the `Py_tp_new` slot holds a `newfunc` (CPython's type slot contract).
+        let new = unsafe { std::mem::transmute::<*mut c_void, pyo3::ffi::newfunc>(slot) };
+        Ok(Self {
+            new,
+            empty: PyTuple::empty(py).unbind(),
+        })
+    }
+
+    /// `object.__new__(cls)`. The caller (`crate::configure`) has checked that `cls`
+    /// does not override `__new__` (its `__new__` *is* `object.__new__`), which is what
+    /// makes calling `object`'s slot for it the same as `cls()` without `__init__`.
+    pub fn call<'py>(&self, cls: &Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        // SAFETY: the GIL is held (`cls` is bound to it); `cls` is a live type object (every
+        // class is a subtype of `object`, which the slot requires), the arguments an empty
+        // tuple and no keywords, as `object.__new__(cls)` passes them. The slot returns a
+        // new reference or NULL with an exception set, which `from_owned_ptr_or_err` takes.
+        unsafe {
+            let made = (self.new)(cls.as_type_ptr(), self.empty.as_ptr(), std::ptr::null_mut());
+            Bound::from_owned_ptr_or_err(py, made)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// (handle, token, user agent, output capacity) of the last call.
+    type Seen = (u64, Vec<u8>, Option<Vec<u8>>, usize);
+
+    thread_local! {
+        static SEEN: RefCell<Option<Seen>> = const { RefCell::new(None) };
+    }
+
+    /// Records what it was given and writes "ok" when there is room, like the entry.
+    unsafe extern "C" fn fake(
+        handle: u64,
+        token: *const u8,
+        token_len: usize,
+        user_agent: *const u8,
+        user_agent_len: usize,
+        out: *mut u8,
+        out_cap: usize,
+    ) -> i32 {
+        // SAFETY: the caller (`Entry::call`) passes live slices of these lengths.
+        let token = unsafe { std::slice::from_raw_parts(token, token_len) }.to_vec();
+        let user_agent = (!user_agent.is_null())
+            .then(|| unsafe { std::slice::from_raw_parts(user_agent, user_agent_len) }.to_vec());
+        SEEN.with(|seen| *seen.borrow_mut() = Some((handle, token, user_agent, out_cap)));
+        if out_cap >= 2 {
+            // SAFETY: `out` is writable for `out_cap` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(b"ok".as_ptr(), out, 2) };
+        }
+        2
+    }
+
+    fn entry() -> Entry {
+        // SAFETY: `fake` has the signature and keeps the contract (for this test).
+        unsafe { Entry::from_address(fake as RawEntry as usize) }.expect("non-null")
+    }
+
+    #[test]
+    fn object_new_makes_what_object_new_makes_and_raises_what_it_raises() {
+        Python::initialize();
+        Python::attach(|py| {
+            let code = c"import abc\nclass Plain:\n    pass\nclass Abstract(abc.ABC):\n    @abc.abstractmethod\n    def f(self): ...\n";
+            let ns = pyo3::types::PyDict::new(py);
+            py.run(code, Some(&ns), None).expect("classes");
+            let class = |name: &str| -> Bound<'_, PyType> {
+                ns.get_item(name)
+                    .expect("get")
+                    .expect("defined")
+                    .cast_into()
+                    .expect("a type")
+            };
+            let new = ObjectNew::get(py).expect("object's tp_new");
+            let made = new.call(&class("Plain")).expect("an instance");
+            assert!(made.get_type().is(class("Plain")));
+            made.setattr("x", 7).expect("attributes");
+            assert_eq!(
+                made.getattr("x").and_then(|x| x.extract::<i64>()).ok(),
+                Some(7)
+            );
+            // A new reference, owned once (getrefcount counts its own argument too).
+            let count = py
+                .import("sys")
+                .and_then(|sys| sys.getattr("getrefcount")?.call1((&made,)));
+            assert_eq!(count.and_then(|n| n.extract::<i64>()).ok(), Some(2));
+            let error = new.call(&class("Abstract")).expect_err("abstract");
+            assert!(
+                error.is_instance_of::<pyo3::exceptions::PyTypeError>(py),
+                "{error}"
+            );
+        });
+    }
+
+    #[test]
+    fn a_null_address_is_refused() {
+        // SAFETY: null is checked before anything else.
+        assert!(unsafe { Entry::from_address(0) }.is_none());
+    }
+
+    #[test]
+    fn arguments_reach_the_entry_as_given() {
+        let mut out = [0u8; 8];
+        assert_eq!(entry().call(7, b"tok\0en", Some(b"UA/1"), &mut out), 2);
+        assert_eq!(&out[..2], b"ok");
+        let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
+        assert_eq!(seen, (7, b"tok\0en".to_vec(), Some(b"UA/1".to_vec()), 8));
+    }
+
+    #[test]
+    fn no_user_agent_is_null_and_an_empty_one_is_not() {
+        let mut out = [0u8; 1];
+        assert_eq!(entry().call(1, b"", None, &mut out), 2);
+        assert_eq!(out, [0], "nothing written when it does not fit");
+        let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
+        assert_eq!(seen, (1, Vec::new(), None, 1));
+        entry().call(1, b"", Some(b""), &mut []);
+        let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
+        assert_eq!(seen, (1, Vec::new(), Some(Vec::new()), 0));
+    }
+}
