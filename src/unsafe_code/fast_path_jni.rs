@@ -291,7 +291,7 @@ mod tests {
             vec![(
                 "validate".to_owned(),
                 "(JJIIJI)I".to_owned(),
-                validate as usize,
+                validate as *const () as usize,
                 0x1234
             )]
         );

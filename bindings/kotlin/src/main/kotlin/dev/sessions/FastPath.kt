@@ -248,7 +248,8 @@ internal object FastPath {
         var index = 0
         fun next(): String {
             val n = out.getInt(HEADER_LEN + 4 * index++)
-            val s = String(bytes, at, n, charset)
+            // The validated session's token is always empty (raw tokens are never stored).
+            val s = if (n == 0) "" else String(bytes, at, n, charset)
             at += n + 1 // and the NUL after it
             return s
         }
