@@ -179,8 +179,9 @@ def python_lines() -> list:
 
 def kotlin_lines() -> list:
     """The per-request call from Kotlin (benches/kotlin/ValidateBench.kt, issue 14): the
-    fast path (the default `validate`, JNA direct mapping), the regular UniFFI path and a
-    pure-Kotlin manager, side by side in one JVM. Runs through Maven's `bench` profile
+    fast path (the default `validate`, one JNI call), the same fast path through the JNA
+    direct-mapped C entry it replaced, the regular UniFFI path and a pure-Kotlin manager,
+    side by side in one JVM. Runs through Maven's `bench` profile
     (bindings/kotlin/pom.xml), which builds the library and the bindings first."""
     args = ["mvn", "-B", "-ntp", "-q", "-Dstyle.color=never", "-Pbench", "-DskipTests", "-f",
             str(ROOT / "bindings" / "kotlin" / "pom.xml"), "test"]
@@ -191,16 +192,26 @@ def kotlin_lines() -> list:
     lines = ["", "## The per-request call from Kotlin", "",
              f"CPU time per call (thread CPU time; the median of 5 interleaved rounds after a "
              f"JIT warm-up; Java {f['java']}), 1,000 sessions with one metadata entry, the "
-             "caller reading the result. `validate` is the fast path (the default: one JNA "
-             "direct-mapped call of `sessions_fast_validate`, the result decoded from a "
-             "per-thread direct buffer); \"UniFFI\" is the same call through the generated "
+             "caller reading the result. `validate` is the fast path (the default: one JNI "
+             "call taking only numbers, bound by `RegisterNatives`, the arguments and the result "
+             "in per-thread direct buffers); \"UniFFI\" is the same call through the generated "
              "code (`validateRegular`); pure Kotlin is `benches/kotlin/PureSessions.kt` "
-             "(MessageDigest + ConcurrentHashMap + data class):", "",
+             "(MessageDigest + ConcurrentHashMap + data class). The rows marked JNA call the "
+             "fast path's C entry `sessions_fast_validate` through JNA direct mapping instead "
+             "(what the fast path did before; `benches/kotlin/JnaEntry.kt`), with the same "
+             "buffers and decoding:", "",
              "| call | fast path | UniFFI | pure Kotlin | fast / pure | UniFFI / pure |",
              "|---|---|---|---|---|---|"]
     lines += validate_rows(f, "regular")
     lines.append(f"| validate, empty token (the call and its result alone) "
                  f"| {fmt_ns(f['empty_token_fast_ns'])} | | | | |")
+    for token in ("valid", "unknown"):
+        jna, pure = f[f"{token}_jna_ns"], f[f"{token}_pure_ns"]
+        lines.append(f"| validate, {token} token, JNA | {fmt_ns(jna)} | | {fmt_ns(pure)} "
+                     f"| {jna / pure:.2f}x | |")
+    lines.append(f"| validate, empty token, JNA | {fmt_ns(f['empty_token_jna_ns'])} | | | | |")
+    lines.append(f"| decoding a valid result alone (Kotlin's share of the fast path) "
+                 f"| {fmt_ns(f['decode_only_ns'])} | | | | |")
     lines.append(f"| create (UniFFI; no fast path) | | {fmt_ns(f['create_regular_ns'])} "
                  f"| {fmt_ns(f['create_pure_ns'])} | "
                  f"| {f['create_regular_ns'] / f['create_pure_ns']:.2f}x |")

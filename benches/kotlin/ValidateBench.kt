@@ -1,6 +1,7 @@
 package dev.sessions.bench
 
 import dev.sessions.CreateSessionOptions
+import dev.sessions.FastPath
 import dev.sessions.SessionConfig
 import dev.sessions.SessionManager
 import dev.sessions.generateSecureToken
@@ -12,11 +13,14 @@ import java.lang.management.ManagementFactory
  *
  * Side by side in one JVM, CPU time of this thread (ThreadMXBean), 1,000 sessions with one
  * metadata entry each, the median of 5 interleaved rounds after a warm-up long enough for
- * the JIT: `SessionManager.validate` (the fast path, the default), the regular UniFFI path
- * (`validateRegular`), and the pure-Kotlin manager of PureSessions.kt; each call's result
- * is read (`result.session.userId`) as a caller would. Also the fast path's entry call
- * with an empty token (the library answers without hashing or a lookup: the cost of the
- * call and the result alone), and `create` against the pure-Kotlin `create`.
+ * the JIT: `SessionManager.validate` (the fast path, the default: one JNI call), the regular
+ * UniFFI path (`validateRegular`), and the pure-Kotlin manager of PureSessions.kt; each
+ * call's result is read (`result.session.userId`) as a caller would. Also the fast path's
+ * entry call with an empty token (the library answers without hashing or a lookup: the
+ * cost of the call and the result alone), the same fast path through the JNA direct-mapped
+ * C entry it used before (JnaEntry.kt), the decoding of a valid result alone (the same
+ * buffer decoded again: what the Kotlin side adds to the library's work), and `create`
+ * against the pure-Kotlin `create`.
  */
 
 private const val SESSIONS = 1000
@@ -56,6 +60,15 @@ fun main() {
         manager.validateRegular(t, null).let { r -> if (r.valid) r.session!!.userId.length else r.error!!.ordinal }
     }
     val pureCall = { t: String -> pure.validate(t).let { r -> if (r.valid) r.session!!.userId.length else r.error!!.length } }
+    val handle = manager.fastPathHandle().toLong()
+    val jna = { t: String -> JnaEntry.validate(handle, t).let { r -> if (r.valid) r.session!!.userId.length else r.error!!.ordinal } }
+    // Buffers of their own holding one valid result, decoded again and again.
+    val decodeBuffers = FastPath.Buffers()
+    val decodeSize = decodeBuffers.let { b ->
+        FastPath.Jni.validate(handle, b.inputAddress, FastPath.putUtf8(b, tokens[0], 0), -1, b.outAddress, b.out.capacity())
+    }
+    check(decodeSize > FastPath.HEADER_LEN) { "no valid result to decode: $decodeSize" }
+    val decode = { _: String -> FastPath.decode(decodeBuffers, decodeSize).session!!.userId.length }
 
     // (name, calls per round, tokens, call); the regular path is ~50x slower: fewer calls.
     val cases = listOf(
@@ -66,6 +79,10 @@ fun main() {
         Triple("unknown_regular", unknown, regular) to 20_000,
         Triple("unknown_pure", unknown, pureCall) to 200_000,
         Triple("empty_token_fast", empty, fast) to 200_000,
+        Triple("valid_jna", tokens, jna) to 200_000,
+        Triple("unknown_jna", unknown, jna) to 200_000,
+        Triple("empty_token_jna", empty, jna) to 200_000,
+        Triple("decode_only", empty, decode) to 200_000,
     )
     repeat(3) { for ((case, calls) in cases) perCall(calls, case.second, case.third) } // warm-up (JIT)
     val samples = cases.associate { it.first.first to ArrayList<Double>() }

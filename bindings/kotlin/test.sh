@@ -85,6 +85,9 @@ if ! grep -q "consumer OK" "$consumer_log"; then
   exit 1
 fi
 echo "consumer OK: created, validated and rotated a session"
+# The consumer checks that validate's JNI method was bound (FastPath.kt) with the library
+# JNA unpacked from the jar (and deleted at once).
+grep "consumer fast path" "$consumer_log"
 if ! grep -q "Found library resource at jar:file:$jar!/linux-x86-64/libsessions.so" "$consumer_log"; then
   cat "$consumer_log"
   echo "FAILED: the native library was not loaded from the jar" >&2

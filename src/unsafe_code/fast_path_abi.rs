@@ -35,7 +35,7 @@ use crate::fast_path::{self, BAD_ARGUMENT, PANICKED};
 /// # Safety
 /// Invariant 1 above: when `len > 0` and `ptr` is not null, `ptr` points to `len`
 /// readable bytes that outlive `'a` and are not written meanwhile.
-unsafe fn input<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
+pub(super) unsafe fn input<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
     if len == 0 {
         return Some(&[]);
     }
@@ -52,7 +52,7 @@ unsafe fn input<'a>(ptr: *const u8, len: usize) -> Option<&'a [u8]> {
 /// # Safety
 /// Invariant 2 above: when `cap > 0` and `ptr` is not null, `ptr` points to `cap`
 /// writable bytes that outlive `'a`, overlapping nothing else in use.
-unsafe fn output<'a>(ptr: *mut u8, cap: usize) -> Option<&'a mut [u8]> {
+pub(super) unsafe fn output<'a>(ptr: *mut u8, cap: usize) -> Option<&'a mut [u8]> {
     if cap == 0 {
         return Some(&mut []);
     }

@@ -8,6 +8,9 @@
 //! * [`fast_path_abi`]: the per-request C entry point `sessions_fast_validate`, which
 //!   turns the caller's pointers into slices and hands them to the safe
 //!   [`crate::fast_path`].
+//! * [`fast_path_jni`]: the same entry for the JVM as a JNI method (`RegisterNatives`
+//!   from `sessions_jni_register`), taking the addresses of the caller's direct buffers.
 
 pub(crate) mod fast_path_abi;
+pub(crate) mod fast_path_jni;
 pub(crate) mod ofd_locks;

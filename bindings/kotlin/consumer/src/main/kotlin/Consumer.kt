@@ -26,5 +26,11 @@ fun main() {
         }
     }
     val lib = com.sun.jna.NativeLibrary.getInstance("sessions").file
+    // validate took the JNI fast path (FastPath.kt), bound through the library JNA loaded
+    // from the jar, although JNA has deleted the temporary file it unpacked it into.
+    val bound = Class.forName("dev.sessions.FastPath\$Jni").getDeclaredField("bound")
+        .apply { isAccessible = true }.getBoolean(null)
+    check(bound) { "the fast path's JNI method was not bound" }
+    print("consumer fast path: JNI method bound (the unpacked library file still exists: ${lib?.exists()})\n")
     print("consumer OK: created, validated and rotated a session (native library loaded from $lib)\n")
 }

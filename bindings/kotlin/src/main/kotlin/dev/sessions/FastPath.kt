@@ -1,5 +1,6 @@
 package dev.sessions
 
+import com.sun.jna.JNIEnv
 import com.sun.jna.Library
 import com.sun.jna.Native
 import com.sun.jna.NativeLibrary
@@ -14,31 +15,39 @@ import java.time.Instant
  * `validate` runs on every request, and UniFFI's generated Kotlin spends most of a call
  * on JNA objects (a RustBuffer structure per argument and result, a call-status structure,
  * the argument and result buffers: five JNA calls and their allocations), far more than
- * the Rust call itself. The library exports one primitive-only C function,
+ * the Rust call itself. The library has one JNI method for it (src/unsafe_code/fast_path_jni.rs),
  *
- *   int32_t sessions_fast_validate(uint64_t handle, const uint8_t *token, size_t token_len,
- *                                  const uint8_t *user_agent, size_t user_agent_len,
- *                                  uint8_t *out, size_t out_cap);
+ *   static native int validate(long handle, long input, int tokenLen, int userAgentLen,
+ *                              long out, int outCap)
  *
  * that calls the manager's own `validate` and writes the result into a caller-owned buffer
- * in a small documented layout (src/fast_path.rs). This file calls it through JNA *direct
- * mapping* (`Native.register`: a `static native` method bound to the symbol, every
- * argument a primitive `long`, so a call is one JNI transition with no JNA objects, no
- * reflection and no argument conversion), registered on the very `NativeLibrary` instance
- * the generated bindings loaded (one copy of the library, one registry of managers), and
- * builds the same `ValidationResult` / `Session` the generated code builds.
+ * in a small documented layout (src/fast_path.rs), and this file builds from it the same
+ * `ValidationResult` / `Session` the generated code builds. Every argument is a primitive,
+ * so a call is the JVM's plain JNI transition: no JNA objects, no argument conversion, no
+ * JNIEnv call inside (a JNA direct-mapped call of the same C entry cost about 125 ns more:
+ * 221 against 95 ns for a whole call with an empty token, BENCHMARKS.md).
+ *
+ * One copy of the library: the method is not looked up by symbol name in a file given
+ * to `System.load` (JNA deletes the temporary file it unpacked the jar's library into as
+ * soon as it has loaded it, so that file cannot be loaded again, and unpacking another
+ * would be a second core with its own managers). Instead, once per process, the library
+ * instance JNA loaded for the generated bindings is asked, through JNA, to bind [Jni.validate]
+ * to its entry (`sessions_jni_register`: JNI `RegisterNatives`, given this thread's JNIEnv
+ * and the class). No path is involved, so it works the same from a jar, a directory, a
+ * `jna.library.path` or an Android APK.
  *
  * Per thread it keeps two direct buffers (the UTF-8 arguments, the result) whose native
- * addresses are passed as plain numbers, and a scratch array for the strings: no
- * allocation per call beyond the result's own objects. Nothing is cached: every call
- * validates in Rust, in the same manager (same store, rules and clock).
+ * addresses are fetched once per buffer and passed as plain numbers, and a scratch array
+ * for the strings: no allocation per call beyond the result's own objects. Nothing is
+ * cached: every call validates in Rust, in the same manager (same store, rules and clock).
  *
  * Behaviour is the regular path's: a result the fast path cannot give (a handle the
- * library does not know, any other error code) is answered by the regular path; an error
- * `validate` failed with is fetched through UniFFI (`takeFastPathError`) and thrown as the
- * regular path throws it. Stores, clocks and listeners written in Kotlin or Java are
- * called by the library during the call exactly as on the regular path, and
- * [SessionManager] runs the call inside the same [HostFaults] frame.
+ * library does not know, any other error code, a platform or JVM where the method could
+ * not be bound) is answered by the regular path; an error `validate` failed with is
+ * fetched through UniFFI (`takeFastPathError`) and thrown as the regular path throws it.
+ * Stores, clocks and listeners written in Kotlin or Java are called by the library during
+ * the call exactly as on the regular path, and [SessionManager] runs the call inside the
+ * same [HostFaults] frame.
  */
 internal object FastPath {
     /** `validate` failed: its error waits in `takeFastPathError` (src/fast_path.rs). */
@@ -62,33 +71,48 @@ internal object FastPath {
     )
 
     /**
-     * Whether this platform can take the fast path: the direct-mapped signature passes
-     * pointers and `size_t` as 64-bit `long`s, so 32-bit platforms (32-bit Android ABIs)
-     * use the regular path.
+     * Whether this platform can take the fast path: 64-bit (the buffers' addresses are
+     * passed as `long`s and the layout was only tested there; 32-bit Android ABIs use the
+     * regular path) and [Jni.validate] bound to the library.
      */
-    val available: Boolean = Native.POINTER_SIZE == 8 && Native.SIZE_T_SIZE == 8
+    val available: Boolean by lazy { Native.POINTER_SIZE == 8 && Jni.bound }
 
-    /**
-     * The direct-mapped entry point, bound on first use to the library instance the
-     * generated `UniffiLib` was registered with.
-     */
-    private object Entry {
-        init {
-            UniffiLib.ensureInitialized() // the generated bindings load (and check) the library first
-            Native.register(Entry::class.java, generatedLibrary())
-        }
+    /** The JNI entry, bound on first use to the library instance the generated `UniffiLib` loaded. */
+    internal object Jni {
+        /** Whether [validate] is bound ([register] succeeded). */
+        val bound: Boolean = register()
 
-        /** `sessions_fast_validate`, every pointer and `size_t` as a 64-bit number. */
+        /**
+         * The library's fast-path entry (src/unsafe_code/fast_path_jni.rs): the token's
+         * UTF-8 is the [tokenLen] bytes at [input], the user agent's the [userAgentLen]
+         * bytes after it (negative: no user agent); the result goes to [out], capacity
+         * [outCap]. Returns the result's length or a negative code (src/fast_path.rs).
+         */
         @JvmStatic
-        external fun sessions_fast_validate(
-            handle: Long,
-            token: Long,
-            tokenLen: Long,
-            userAgent: Long,
-            userAgentLen: Long,
-            out: Long,
-            outCap: Long,
-        ): Int
+        external fun validate(handle: Long, input: Long, tokenLen: Int, userAgentLen: Int, out: Long, outCap: Int): Int
+
+        /**
+         * Asks the library JNA loaded for the generated bindings to bind [validate]
+         * (`sessions_jni_register(JNIEnv *, jclass)`, JNI `RegisterNatives`); false when
+         * it cannot (a library without the entry, a JVM refusing it): the regular path
+         * then answers every call.
+         */
+        private fun register(): Boolean = try {
+            UniffiLib.ensureInitialized() // the generated bindings load (and check) the library first
+            val entry = generatedLibrary().getFunction("sessions_jni_register")
+            // JNIEnv.CURRENT is the calling thread's JNIEnv; OPTION_ALLOW_OBJECTS passes the
+            // Class as a JNI reference (jclass), as JNA documents for raw JNI calls.
+            val status = entry.invoke(
+                Int::class.javaPrimitiveType,
+                arrayOf(JNIEnv.CURRENT, Jni::class.java),
+                mapOf(Library.OPTION_ALLOW_OBJECTS to true),
+            )
+            status == 0
+        } catch (e: LinkageError) {
+            false
+        } catch (e: RuntimeException) {
+            false
+        }
     }
 
     /**
@@ -108,7 +132,7 @@ internal object FastPath {
     }
 
     /** One thread's buffers (used by one call at a time: calls on a thread do not overlap). */
-    private class Buffers {
+    internal class Buffers {
         var input: ByteBuffer = direct(256)
         var inputAddress: Long = address(input)
         var out: ByteBuffer = direct(INITIAL_CAPACITY)
@@ -134,9 +158,12 @@ internal object FastPath {
 
     private val buffers = ThreadLocal.withInitial { Buffers() }
 
+    /** This thread's buffers (internal for the benchmark's comparison with the JNA call, benches/kotlin). */
+    internal fun threadBuffers(): Buffers = buffers.get()
+
     /**
      * Validates [token] (well-formed: no unpaired surrogate) with the manager behind
-     * [handle] through the C entry point; null when the regular path must answer (an
+     * [handle] through the JNI entry; null when the regular path must answer (an
      * error code other than [FAILED]). Throws the [SessionException] `validate` failed
      * with, as the regular path throws it.
      */
@@ -146,18 +173,12 @@ internal object FastPath {
         if (token.length > MAX_INPUT_CHARS || (userAgent != null && userAgent.length > MAX_INPUT_CHARS)) return null
         val b = buffers.get()
         val tokenLen = putUtf8(b, token, 0)
-        val uaLen = if (userAgent == null) 0 else putUtf8(b, userAgent, tokenLen)
+        val uaLen = if (userAgent == null) -1 else putUtf8(b, userAgent, tokenLen)
         // The input buffer may have grown while the user agent was written.
-        val inAddress = b.inputAddress
-        val uaAddress = if (userAgent == null) 0L else inAddress + tokenLen
-        var size = Entry.sessions_fast_validate(
-            handle, inAddress, tokenLen.toLong(), uaAddress, uaLen.toLong(), b.outAddress, b.out.capacity().toLong(),
-        )
+        var size = Jni.validate(handle, b.inputAddress, tokenLen, uaLen, b.outAddress, b.out.capacity())
         while (size > b.out.capacity()) { // a larger result than ever before on this thread
             b.growOut(size)
-            size = Entry.sessions_fast_validate(
-                handle, inAddress, tokenLen.toLong(), uaAddress, uaLen.toLong(), b.outAddress, b.out.capacity().toLong(),
-            )
+            size = Jni.validate(handle, b.inputAddress, tokenLen, uaLen, b.outAddress, b.out.capacity())
         }
         if (size >= 0) return decode(b, size)
         if (size == FAILED) takeFastPathError() // throws the SessionException validate failed with
@@ -168,7 +189,7 @@ internal object FastPath {
      * Writes [s] as UTF-8 into the thread's input buffer at [at] (growing it as needed);
      * returns its length in bytes. [s] has no unpaired surrogate (checked by the caller).
      */
-    private fun putUtf8(b: Buffers, s: String, at: Int): Int {
+    internal fun putUtf8(b: Buffers, s: String, at: Int): Int {
         val worst = at + 3 * s.length // at most 3 bytes per UTF-16 unit
         if (worst > b.input.capacity()) {
             val old = b.input
@@ -206,7 +227,7 @@ internal object FastPath {
     }
 
     /** The result in the thread's output buffer, [size] bytes (layout in src/fast_path.rs). */
-    private fun decode(b: Buffers, size: Int): ValidationResult {
+    internal fun decode(b: Buffers, size: Int): ValidationResult {
         val out = b.out
         val status = out.get(0).toInt()
         if (status != 0) return ValidationResult(false, null, ERRORS[status - 1])
@@ -228,7 +249,8 @@ internal object FastPath {
         var index = 0
         fun next(): String {
             val n = out.getInt(HEADER_LEN + 4 * index++)
-            val s = String(bytes, at, n, charset)
+            // The validated session's token is always empty (raw tokens are never stored).
+            val s = if (n == 0) "" else String(bytes, at, n, charset)
             at += n + 1 // and the NUL after it
             return s
         }

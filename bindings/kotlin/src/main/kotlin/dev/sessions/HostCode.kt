@@ -53,7 +53,9 @@ internal object HostFaults {
     }
 
     private fun leave(frame: Frame) {
-        if (frame.outer == null) current.remove() else current.set(frame.outer)
+        // set(null), not remove(): the thread's map entry stays, so the next call's set()
+        // finds it instead of allocating a new one (this runs on every validate).
+        current.set(frame.outer)
     }
 
     private fun surfaced(frame: Frame, error: Throwable): Throwable {

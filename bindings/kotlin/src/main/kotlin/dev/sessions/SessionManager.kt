@@ -107,7 +107,7 @@ open class SessionManager : SessionManagerBase {
     /**
      * Validates [token] (and [userAgent], when the manager binds sessions to one), as the
      * generated [SessionManagerBase.validate] documents, through the per-request fast
-     * path: one direct-mapped JNA call of the library's `sessions_fast_validate` instead
+     * path: one JNI call of the library's fast-path entry (bound by `sessions_jni_register`) instead
      * of UniFFI's generated per-call code (FastPath.kt). Same manager, store, clock and
      * rules, the same result, the same exceptions; what the fast path cannot take goes
      * through UniFFI.

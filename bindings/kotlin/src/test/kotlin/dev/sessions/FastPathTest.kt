@@ -265,12 +265,128 @@ class FastPathTest {
     fun `the entry point is bound to the library instance the generated code loaded`() {
         // A second copy of the library would have its own registry, where this manager's
         // handle is unknown: validateFast would then return null.
+        assertTrue(FastPath.Jni.bound, "the JNI entry was registered")
+        assertTrue(FastPath.available)
         SessionManager(config()).use { m ->
             val s = m.create(opts("alice"))
             assertNotNull(m.validateFast(s.token, null))
             assertNotNull(m.validateFast("nope", null))
         }
         assertSame(FastPath.generatedLibrary(), FastPath.generatedLibrary())
+    }
+
+    /** Calls the JNI entry itself, as FastPath.kt does: token then user agent in one direct buffer. */
+    private fun rawJni(handle: Long, token: String, userAgent: String? = null): Pair<Int, java.nio.ByteBuffer> {
+        val t = token.toByteArray()
+        val u = userAgent?.toByteArray()
+        val input = java.nio.ByteBuffer.allocateDirect(t.size + (u?.size ?: 0) + 1).put(t).apply { u?.let { put(it) } }
+        val out = java.nio.ByteBuffer.allocateDirect(4096).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+        fun address(b: java.nio.ByteBuffer) =
+            com.sun.jna.Pointer.nativeValue(com.sun.jna.Native.getDirectBufferPointer(b))
+        val r = FastPath.Jni.validate(handle, address(input), t.size, u?.size ?: -1, address(out), out.capacity())
+        java.lang.ref.Reference.reachabilityFence(input)
+        return r to out
+    }
+
+    @Test
+    fun `the JNI entry reaches the manager UniFFI made, so there is one core, one registry and one store`() {
+        SessionManager(config()).use { m ->
+            // The handle comes from UniFFI's generated call into the library JNA loaded.
+            val handle = m.fastPathHandle().toLong()
+            val s = m.create(opts("alice", metadata = mapOf("k" to "v")))
+            val (len, out) = rawJni(handle, s.token)
+            assertTrue(len > FastPath.HEADER_LEN, "a valid result: $len")
+            assertEquals(0, out.get(0).toInt())
+            assertEquals(1L, out.getLong(8), "the version UniFFI's create stored")
+            assertEquals(s.createdAt.epochSecond, out.getLong(16))
+            // A revocation through UniFFI's generated code is seen by the JNI entry at once.
+            assertTrue(m.destroy(s.id))
+            val (revoked, out2) = rawJni(handle, s.token)
+            assertEquals(1, revoked)
+            assertEquals(3, out2.get(0).toInt(), "SESSION_REVOKED")
+            assertEquals(ValidationError.SESSION_REVOKED, m.validateRegular(s.token, null).error)
+            // A session created now is found too (the same store, not a copy).
+            val later = m.create(opts("bob"))
+            assertEquals(0, rawJni(handle, later.token).second.get(0).toInt())
+            // A handle no manager has is an error code (-1), never another manager.
+            assertEquals(-1, rawJni(handle + 1_000_000, later.token).first)
+        }
+    }
+
+    @Test
+    fun `the JNI entry splits token and user agent by their lengths and refuses bad arguments`() {
+        SessionManager(config(bindToUserAgent = true)).use { m ->
+            val handle = m.fastPathHandle().toLong()
+            val s = m.create(opts("alice", metadata = mapOf("userAgent" to "agent/1")))
+            assertEquals(0, rawJni(handle, s.token, "agent/1").second.get(0).toInt())
+            assertEquals(4, rawJni(handle, s.token, "agent/2").second.get(0).toInt())
+            assertEquals(4, rawJni(handle, s.token, null).second.get(0).toInt())
+            assertEquals(-2, FastPath.Jni.validate(handle, 0, 5, -1, 0, 0), "a null address with a length")
+            assertEquals(-2, FastPath.Jni.validate(handle, 0, -1, -1, 0, 0), "a negative length")
+        }
+    }
+
+    @EachStore
+    fun `eight threads validating while others rotate and revoke see every change at once`(kind: String) {
+        newManager(kind, SessionConfig(rotationGrace = Duration.ofMinutes(5))).use { m ->
+            val sessions = (0 until 32).map { m.create(opts("user-$it", metadata = mapOf("n" to "$it"))) }
+            // The current tokens of each session (rotation adds one), and the revoked ids:
+            // an id is added only after destroy returned.
+            val tokens = sessions.map { java.util.concurrent.CopyOnWriteArrayList(listOf(it.token)) }
+            val revoked = java.util.concurrent.ConcurrentHashMap.newKeySet<String>()
+            val stop = java.util.concurrent.atomic.AtomicBoolean(false)
+            val pool = Executors.newFixedThreadPool(10)
+            try {
+                val validators = (0 until 8).map { t ->
+                    pool.submit<Int> {
+                        var n = 0
+                        var checked = 0
+                        while (!stop.get() || n < 500) {
+                            val i = (t * 13 + n++) % sessions.size
+                            val list = tokens[i]
+                            val token = list[(n / sessions.size) % list.size]
+                            val wasRevoked = sessions[i].id in revoked
+                            val r = assertNotNull(m.validateFast(token, null), "the fast path answered")
+                            if (r.valid) {
+                                assertTrue(!wasRevoked, "a session revoked before the call validated")
+                                assertEquals(sessions[i].id, r.session!!.id)
+                                assertEquals("user-$i", r.session!!.userId)
+                                assertEquals(mapOf("n" to "$i"), r.session!!.metadata)
+                            } else {
+                                // Only revocation ends these sessions (rotation keeps both tokens valid).
+                                assertEquals(ValidationError.SESSION_REVOKED, r.error, "session $i")
+                            }
+                            checked++
+                        }
+                        checked
+                    }
+                }
+                val mutators = (0 until 2).map { w ->
+                    pool.submit {
+                        for (i in sessions.indices.filter { it % 2 == w }) {
+                            val rotated = m.refresh(tokens[i].last(), null)
+                            tokens[i].add(rotated.token)
+                            if (i % 4 < 2) {
+                                assertTrue(m.destroy(sessions[i].id))
+                                revoked.add(sessions[i].id)
+                            }
+                            Thread.sleep(1)
+                        }
+                    }
+                }
+                mutators.forEach { it.get(60, TimeUnit.SECONDS) }
+                stop.set(true)
+                assertTrue(validators.sumOf { it.get(60, TimeUnit.SECONDS) } >= 8 * 500)
+                // Afterwards every revoked session is refused through both paths, every other valid.
+                for ((i, s) in sessions.withIndex()) {
+                    val r = m.both(tokens[i].last())
+                    assertEquals(s.id !in revoked, r.valid, "session $i")
+                }
+            } finally {
+                stop.set(true)
+                pool.shutdownNow()
+            }
+        }
     }
 
     @Test
