@@ -490,8 +490,9 @@ class SessionManager:
     def fast_path_handle(self) -> int:
         """This manager's handle for the bindings' per-request fast path: a number naming
         this very manager to the C entry point `sessions_fast_validate` (declared in the
-        Swift package's C header; the Python and Kotlin layers call it directly), which
-        runs `validate` without UniFFI's per-call conversions. The same number on every
+        Swift package's C header; the Python layer calls it directly, the Kotlin layer
+        its JNI twin registered by `sessions_jni_register`), which runs `validate`
+        without UniFFI's per-call conversions. The same number on every
         call; it never names another manager, and it stops working (an error code, never
         a crash) once this manager is dropped. The bindings use it for you.
         """
