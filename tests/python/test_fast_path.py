@@ -160,6 +160,33 @@ def test_an_interrupt_in_a_host_clock_reaches_the_caller(kind):
     assert m.validate(s.token).valid
 
 
+def test_an_interrupt_in_a_host_store_is_raised_as_the_regular_path_raises_it(clock):
+    class Interrupting(DictStore):
+        error = None
+
+        def find_by_token_hash(self, token_hash):
+            if self.error is not None:
+                error, self.error = self.error, None
+                raise error
+            return super().find_by_token_hash(token_hash)
+
+    store = Interrupting()
+    m = sessions.SessionManager.with_store(sessions.SessionConfig(), store, clock)
+    s = m.create(options())
+    raised = []
+    for validate in (m.validate, m._validate_regular):
+        store.error = KeyboardInterrupt("stop")
+        with pytest.raises(KeyboardInterrupt, match="stop") as caught:
+            validate(s.token)
+        raised.append(caught.value)
+    fast, regular = raised
+    # The very object the store raised, with no context added (the store's failure the
+    # library reported meanwhile is not chained onto it).
+    assert fast.__context__ is None and regular.__context__ is None
+    assert fast.__cause__ is None and regular.__cause__ is None
+    assert m.validate(s.token).valid
+
+
 def test_a_dropped_managers_handle_is_an_error_not_a_crash(clock, path):
     m = make_manager("memory", clock)
     s = m.create(options())

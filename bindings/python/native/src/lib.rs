@@ -255,7 +255,8 @@ fn arguments<'py>(
 
 /// [`fast`], raising afterwards the interrupt a host callback raised during it (the
 /// `_host.relay_interrupts` contract: a stale interrupt is dropped first; one raised
-/// during the call wins over the call's own error, which becomes its context).
+/// during the call wins over the call's own error, which is dropped: the interrupt is
+/// raised as it was, with no context added, as the regular path raises it).
 fn relayed<'py>(
     py: Python<'py>,
     config: &Config,
@@ -269,9 +270,6 @@ fn relayed<'py>(
     let interrupt = take.call0()?;
     if interrupt.is_none() {
         return outcome;
-    }
-    if let Err(error) = outcome {
-        interrupt.setattr(intern!(py, "__context__"), error.into_value(py))?;
     }
     Err(PyErr::from_value(interrupt))
 }
