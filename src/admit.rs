@@ -99,9 +99,9 @@ pub(crate) fn stored(mut s: Session) -> Result<Session, FieldError> {
             format!("must be 1 to {MAX_VERSION}, got {}", s.version),
         ));
     }
-    if s.revoked_at.is_some_and(|at| at < s.created_at) {
-        return Err(error("revoked_at", "before created_at"));
-    }
+    // `revoked_at` may precede `created_at`: a revocation stamped by a process whose
+    // clock is behind, or a `destroy_all_for_user` whose instant was read before a
+    // concurrent create. The session is revoked all the same.
     match (&s.previous_token_hash, s.rotated_at, &s.rotation_key) {
         (None, None, None) => {}
         // The key is optional: without it the grace is over (see the manager).

@@ -526,3 +526,36 @@ fn a_damaged_sqlite_row_never_hides_the_healthy_ones() {
     ));
     assert!(m.validate(good.token, None).unwrap().valid);
 }
+
+// ---------------------------------------------------------------------------------
+// A revocation stamped before the session's creation (clocks of two processes apart,
+// or a create racing `destroy_all_for_user`) is an ordinary revoked session.
+
+#[test]
+fn a_revocation_by_a_manager_whose_clock_is_behind_leaves_a_revoked_session_not_a_damaged_one(
+) {
+    for (name, store, _dir) in hooked_stores() {
+        let (early, early_clock) = manager_on(&store, SessionConfig::default());
+        let (late, late_clock) = manager_on(&store, SessionConfig::default());
+        late_clock.set(early_clock.at() + Duration::from_millis(5));
+        let s = late
+            .create(CreateSessionOptions::for_user("alice"))
+            .expect("create");
+        assert_eq!(early.destroy_all_for_user("alice".into()).expect("revoke"), 1);
+        let stored = late.get(s.id.clone()).expect("get").expect("stored");
+        let revoked_at = stored.revoked_at.expect("revoked");
+        assert!(revoked_at < stored.created_at, "{name}: the case under test");
+        for m in [&early, &late] {
+            let result = m.validate(s.token.clone(), None).expect("validate");
+            assert_eq!(result.error, Some(ValidationError::SessionRevoked), "{name}");
+            let export = m.export_sessions().expect("export");
+            assert_eq!((export.exported, export.damaged.len()), (1, 0), "{name}");
+        }
+        // It imports back as it was exported.
+        let json = early.export_sessions().expect("export").json;
+        let (other, _) = manager_on(&Arc::new(HookedStore::new()), SessionConfig::default());
+        other.import_json(json).expect("import");
+        let back = other.get(s.id.clone()).expect("get").expect("imported");
+        assert_eq!(back.revoked_at, Some(revoked_at), "{name}");
+    }
+}

@@ -149,3 +149,22 @@ def test_microseconds_survive_export_and_import():
     assert b.import_json(text) == 1
     assert b.get(s.id) == a.get(s.id)
     assert b.export_json() == text
+
+
+def test_a_revocation_stamped_before_the_creation_is_a_revoked_session_not_a_damaged_one():
+    # Two processes' clocks 5 ms apart on one store: the one behind revokes everything of
+    # a user, including a session the other created "later" (new-user trial: 415 Store
+    # errors "damaged session ... revoked_at: before created_at" from 8 threads).
+    store = DictStore()
+    early_clock, late_clock = ManualClock(), ManualClock(START + timedelta(milliseconds=5))
+    early = sessions.SessionManager.with_store(sessions.SessionConfig(), store, early_clock)
+    late = sessions.SessionManager.with_store(sessions.SessionConfig(), store, late_clock)
+    s = late.create(options(user_id="alice"))
+    assert early.destroy_all_for_user("alice") == 1
+    stored = late.get(s.id)
+    assert stored is not None and stored.revoked_at < stored.created_at
+    for m in (early, late):
+        assert m.validate(s.token).error == sessions.ValidationError.SESSION_REVOKED
+        assert m._validate_regular(s.token).error == sessions.ValidationError.SESSION_REVOKED
+        export = m.export_sessions()
+        assert (export.exported, export.damaged) == (1, [])
