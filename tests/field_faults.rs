@@ -532,8 +532,7 @@ fn a_damaged_sqlite_row_never_hides_the_healthy_ones() {
 // or a create racing `destroy_all_for_user`) is an ordinary revoked session.
 
 #[test]
-fn a_revocation_by_a_manager_whose_clock_is_behind_leaves_a_revoked_session_not_a_damaged_one(
-) {
+fn a_revocation_by_a_manager_whose_clock_is_behind_leaves_a_revoked_session_not_a_damaged_one() {
     for (name, store, _dir) in hooked_stores() {
         let (early, early_clock) = manager_on(&store, SessionConfig::default());
         let (late, late_clock) = manager_on(&store, SessionConfig::default());
@@ -541,13 +540,23 @@ fn a_revocation_by_a_manager_whose_clock_is_behind_leaves_a_revoked_session_not_
         let s = late
             .create(CreateSessionOptions::for_user("alice"))
             .expect("create");
-        assert_eq!(early.destroy_all_for_user("alice".into()).expect("revoke"), 1);
+        assert_eq!(
+            early.destroy_all_for_user("alice".into()).expect("revoke"),
+            1
+        );
         let stored = late.get(s.id.clone()).expect("get").expect("stored");
         let revoked_at = stored.revoked_at.expect("revoked");
-        assert!(revoked_at < stored.created_at, "{name}: the case under test");
+        assert!(
+            revoked_at < stored.created_at,
+            "{name}: the case under test"
+        );
         for m in [&early, &late] {
             let result = m.validate(s.token.clone(), None).expect("validate");
-            assert_eq!(result.error, Some(ValidationError::SessionRevoked), "{name}");
+            assert_eq!(
+                result.error,
+                Some(ValidationError::SessionRevoked),
+                "{name}"
+            );
             let export = m.export_sessions().expect("export");
             assert_eq!((export.exported, export.damaged.len()), (1, 0), "{name}");
         }
