@@ -134,7 +134,7 @@ sdist_entries=$(tar -tzf "$sdist")
 for entry in pyproject.toml backend/sessions_build.py Cargo.toml Cargo.lock uniffi.toml \
     src/lib.rs src/bin/uniffi-bindgen.rs python/sessions/__init__.py python/sessions/py.typed \
     native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/lib.rs native/src/layout.rs \
-    native/src/unsafe_code.rs README.md PKG-INFO LICENSE; do
+    native/src/unsafe_code.rs native/build.rs native/c/no_unwind_info.c README.md PKG-INFO LICENSE; do
   grep -q "^sessions-$version/\(.*/\)\?$entry\$" <<<"$sdist_entries" || fail "$entry is not in $(basename "$sdist")"
 done
 # A wheel built from the sdist must describe itself as the sdist does: the same readme.

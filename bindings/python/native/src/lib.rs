@@ -311,12 +311,12 @@ fn fast<'py>(
     // The GIL is released while the library runs: a clock, store or listener written in
     // Python takes it on this or any thread, as on the regular path.
     ENTERED.fetch_add(1, Ordering::Relaxed);
-    let mut size = py.detach(|| entry.call(handle, token, user_agent, &mut buffer));
+    let mut size = unsafe_code::detached(py, || entry.call(handle, token, user_agent, &mut buffer));
     while usize::try_from(size).is_ok_and(|size| size > buffer.len()) {
         // A larger result than ever before on this thread.
         let grown = usize::try_from(size).unwrap_or(0).max(2 * buffer.len());
         buffer = vec![0; grown];
-        size = py.detach(|| entry.call(handle, token, user_agent, &mut buffer));
+        size = unsafe_code::detached(py, || entry.call(handle, token, user_agent, &mut buffer));
     }
     let answer = match usize::try_from(size) {
         Ok(size) => build(py, config, &buffer[..size]).map(Some),

@@ -1,7 +1,9 @@
 //! The extension's only `unsafe`: calling the core's C entry point
 //! `sessions_fast_validate` (src/unsafe_code/fast_path_abi.rs) through the address the
-//! Python package hands over at import ([`Entry`]), and `object.__new__` through its C
-//! slot ([`ObjectNew`]).
+//! Python package hands over at import ([`Entry`]), `object.__new__` through its C
+//! slot ([`ObjectNew`]), and releasing the GIL around that call ([`detached`]), taken
+//! back through the one C function compiled without unwind information
+//! (`c/no_unwind_info.c`).
 //!
 //! The extension does not link the core: the library is the one UniFFI's generated
 //! module loaded with ctypes (loaded once per process, never a second copy), and the
@@ -9,6 +11,9 @@
 //! (`ctypes.cast(_UniffiLib.sessions_fast_validate, ctypes.c_void_p).value`).
 
 use std::ffi::c_void;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+
+use pyo3::ffi::PyThreadState;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
@@ -131,6 +136,49 @@ impl ObjectNew {
     }
 }
 
+/// A function the shim calls: `PyEval_RestoreThread`'s C signature.
+#[cfg(test)]
+type Call = unsafe extern "C" fn(*mut PyThreadState);
+
+extern "C" {
+    /// CPython's `PyEval_RestoreThread(state)`, called from C frames without unwind
+    /// information (`c/no_unwind_info.c`, where the reason and contract are written): a
+    /// forced unwind started inside it (CPython ending the thread with `pthread_exit`
+    /// during shutdown) stops at those frames and never reaches this module's. Not
+    /// PyO3's `PyEval_RestoreThread`: that is a Rust function around CPython's, whose
+    /// cleanup (it hangs a thread CPython ends) needs its frame's personality routine,
+    /// the very thing that crashed.
+    fn sessions_fastpath_restore_thread(state: *mut PyThreadState);
+
+    /// `call(argument)` from a frame without unwind information (the same file).
+    #[cfg(test)]
+    fn sessions_fastpath_call_without_unwind_info(call: Call, argument: *mut PyThreadState);
+}
+
+/// Runs `call` with the GIL released (other Python threads run meanwhile; a clock,
+/// store or listener written in Python that the core calls takes the GIL as on the
+/// regular path), then takes it back, as `Python::detach` does, except for how: from C
+/// frames without unwind information, so that a daemon thread CPython ends there during
+/// interpreter shutdown (3.11-3.13 end it with `pthread_exit`) ends as it would inside
+/// a ctypes call, instead of crashing the process (SIGSEGV at exit with the zig-linked
+/// wheels: see `c/no_unwind_info.c`). Such a thread never returns from here; what its
+/// frames own is not freed.
+///
+/// `call` must not touch Python objects (it runs without the GIL); a panic in it is
+/// resumed once the GIL is back.
+pub fn detached<T>(_py: Python<'_>, call: impl FnOnce() -> T) -> T {
+    // SAFETY: the GIL is held (`_py`), and this thread's state is saved until the
+    // matching `PyEval_RestoreThread` below; nothing touches Python in between.
+    let state = unsafe { pyo3::ffi::PyEval_SaveThread() };
+    let outcome = catch_unwind(AssertUnwindSafe(call));
+    // SAFETY: `state` is this thread's, saved above and not restored since; the shim
+    // only calls CPython's `PyEval_RestoreThread(state)` (C to C: no frame with a
+    // personality routine between them), which returns with the GIL held or ends the
+    // thread.
+    unsafe { sessions_fastpath_restore_thread(state) };
+    outcome.unwrap_or_else(|panic| resume_unwind(panic))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +278,79 @@ mod tests {
         entry().call(1, b"", Some(b""), &mut []);
         let seen = SEEN.with(|seen| seen.borrow_mut().take()).expect("called");
         assert_eq!(seen, (1, Vec::new(), Some(Vec::new()), 0));
+    }
+
+    /// A walk of the stack (the unwinder's, as `pthread_exit`'s forced unwind makes it)
+    /// started inside the shim's call ends at the shim: the frames that called the shim
+    /// are not on it, down to the C library's `start_thread` at the bottom of every
+    /// test thread, which the same walk from the test itself reaches. (The test names
+    /// the C library's frame: this crate's own symbols are stripped in release builds.)
+    #[test]
+    fn a_stack_walk_from_inside_the_shim_ends_at_the_shim() {
+        thread_local! {
+            static WALKED: RefCell<Option<String>> = const { RefCell::new(None) };
+        }
+        extern "C" fn walk(_: *mut PyThreadState) {
+            let trace = std::backtrace::Backtrace::force_capture().to_string();
+            WALKED.with(|walked| *walked.borrow_mut() = Some(trace));
+        }
+        let bottom = "start_thread";
+        let direct = std::backtrace::Backtrace::force_capture().to_string();
+        assert!(
+            direct.contains(bottom),
+            "a walk from here reaches {bottom}:\n{direct}"
+        );
+        // SAFETY: `walk` returns and never unwinds; the argument is not used.
+        unsafe { sessions_fastpath_call_without_unwind_info(walk, std::ptr::null_mut()) };
+        let walked = WALKED
+            .with(|walked| walked.take())
+            .expect("the shim called walk");
+        assert!(
+            !walked.contains(bottom),
+            "the walk went past the shim:\n{walked}"
+        );
+        assert!(
+            walked.lines().count() < direct.lines().count(),
+            "{walked}\n---\n{direct}"
+        );
+    }
+
+    #[test]
+    fn detached_releases_the_gil_and_takes_it_back() {
+        Python::initialize();
+        Python::attach(|py| {
+            let other_thread_ran_python = detached(py, || {
+                // Another thread can take the GIL only while this one has released it.
+                let (sent, received) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let value = Python::attach(|py| {
+                        py.eval(c"6 * 7", None, None)
+                            .and_then(|v| v.extract::<i64>())
+                            .ok()
+                    });
+                    let _ = sent.send(value);
+                });
+                received.recv_timeout(std::time::Duration::from_secs(30))
+            });
+            assert_eq!(other_thread_ran_python, Ok(Some(42)));
+            // Taken back: this thread runs Python again.
+            let value = py
+                .eval(c"7 * 6", None, None)
+                .and_then(|v| v.extract::<i64>());
+            assert_eq!(value.ok(), Some(42));
+        });
+    }
+
+    #[test]
+    fn a_panic_inside_detached_is_resumed_with_the_gil_back() {
+        Python::initialize();
+        Python::attach(|py| {
+            let caught = catch_unwind(AssertUnwindSafe(|| detached(py, || panic!("inside"))));
+            assert!(caught.is_err());
+            let value = py
+                .eval(c"1 + 1", None, None)
+                .and_then(|v| v.extract::<i64>());
+            assert_eq!(value.ok(), Some(2));
+        });
     }
 }
