@@ -19,9 +19,12 @@
 //! # Result layout (version 1, little-endian, no padding)
 //!
 //! The return value is the number of bytes the result takes. When it is larger than the
-//! caller's buffer nothing is written (the call has still validated once: a caller
-//! growing its buffer validates again, like a client presenting the token twice).
-//! Negative values are the error codes below.
+//! caller's buffer nothing is written, and the result is kept for the calling thread:
+//! the caller grows its buffer and fetches it with [`take_pending_into`]
+//! (`sessions_fast_take_pending`), without validating a second time (a second
+//! validation could slide the session again, or count a predecessor token presented
+//! at the very end of its grace period as reuse). Negative values are the error codes
+//! below.
 //!
 //! | offset | type | field |
 //! |---|---|---|
@@ -61,6 +64,8 @@ pub const FAILED: i32 = -3;
 pub const PANICKED: i32 = -4;
 /// The result would not fit in an `i32` length.
 pub const TOO_LARGE: i32 = -5;
+/// [`take_pending_into`]: this thread has no result kept for it.
+pub const NO_PENDING: i32 = -6;
 
 /// The fixed part of a valid result (see the module's layout table).
 pub const HEADER_LEN: usize = 88;
@@ -111,7 +116,13 @@ pub(crate) fn validate_into(
     };
     drop(manager);
     match result {
-        Ok(result) => encode(&result, out),
+        Ok(result) => {
+            let size = encode(&result, out);
+            if usize::try_from(size).is_ok_and(|size| size > out.len()) {
+                PENDING.with(|pending| *pending.borrow_mut() = Some(result));
+            }
+            size
+        }
         Err(error) => {
             LAST_ERROR.with(|last| *last.borrow_mut() = Some(error));
             FAILED
@@ -119,9 +130,32 @@ pub(crate) fn validate_into(
     }
 }
 
+/// Writes the result this thread's last [`validate_into`] kept because it did not fit
+/// the caller's buffer, and forgets it; returns its length, or [`NO_PENDING`] when no
+/// result is kept. When it still does not fit `out`, nothing is written, the length is
+/// returned and the result stays kept. A kept result is replaced by the next one that
+/// does not fit on the same thread, and dropped with the thread.
+pub(crate) fn take_pending_into(out: &mut [u8]) -> i32 {
+    PENDING.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        let Some(result) = pending.as_ref() else {
+            return NO_PENDING;
+        };
+        let size = encode(result, out);
+        if !usize::try_from(size).is_ok_and(|size| size > out.len()) {
+            *pending = None;
+        }
+        size
+    })
+}
+
 thread_local! {
     /// The error of this thread's last fast-path call that failed, until taken.
     static LAST_ERROR: std::cell::RefCell<Option<SessionError>> =
+        const { std::cell::RefCell::new(None) };
+    /// The result of this thread's last validation that did not fit its caller's
+    /// buffer, until taken ([`take_pending_into`]).
+    static PENDING: std::cell::RefCell<Option<ValidationResult>> =
         const { std::cell::RefCell::new(None) };
 }
 

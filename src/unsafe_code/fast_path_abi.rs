@@ -6,11 +6,17 @@
 //!                                const uint8_t *token, size_t token_len,
 //!                                const uint8_t *user_agent, size_t user_agent_len,
 //!                                uint8_t *out, size_t out_cap);
+//!
+//! int32_t sessions_fast_take_pending(uint8_t *out, size_t out_cap);
 //! ```
 //!
 //! `user_agent` null means no user agent (`None`); a non-null pointer with length 0 is
 //! the empty string. Returns the result's length (nothing is written when it is larger
-//! than `out_cap`) or a negative error code ([`crate::fast_path::UNKNOWN_HANDLE`], ...).
+//! than `out_cap`: the result is then kept for this thread, and
+//! `sessions_fast_take_pending` writes it into a larger buffer without validating
+//! again) or a negative error code ([`crate::fast_path::UNKNOWN_HANDLE`], ...;
+//! `sessions_fast_take_pending` returns [`crate::fast_path::NO_PENDING`] when nothing is
+//! kept).
 //!
 //! Invariants this module relies on (the caller's contract, as for any C function):
 //! 1. `token` points to `token_len` readable bytes, unless `token_len` is 0 (then it may
@@ -95,13 +101,29 @@ pub unsafe extern "C" fn sessions_fast_validate(
     .unwrap_or(PANICKED)
 }
 
+/// Writes the result this thread's last `sessions_fast_validate` kept because it did
+/// not fit `out_cap` (see the module documentation); returns its length,
+/// [`crate::fast_path::NO_PENDING`], or [`BAD_ARGUMENT`] for a null `out` with a
+/// non-zero capacity.
+///
+/// # Safety
+/// Invariants 2 and 3 of this module for `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sessions_fast_take_pending(out: *mut u8, out_cap: usize) -> i32 {
+    // SAFETY: the caller upholds invariants 2 and 3 for `out`.
+    let Some(out) = (unsafe { output(out, out_cap) }) else {
+        return BAD_ARGUMENT;
+    };
+    catch_unwind(AssertUnwindSafe(|| fast_path::take_pending_into(out))).unwrap_or(PANICKED)
+}
+
 #[cfg(test)]
 mod tests {
     use std::ptr::{null, null_mut};
     use std::sync::Arc;
 
     use super::*;
-    use crate::fast_path::{HEADER_LEN, UNKNOWN_HANDLE};
+    use crate::fast_path::{HEADER_LEN, NO_PENDING, UNKNOWN_HANDLE};
     use crate::{CreateSessionOptions, SessionConfig, SessionManager};
 
     fn manager() -> Arc<SessionManager> {
@@ -177,6 +199,67 @@ mod tests {
         let mut big = vec![0u8; needed as usize];
         assert_eq!(call(h, s.token.as_bytes(), None, &mut big), needed);
         assert_eq!(big[0], 0);
+    }
+
+    fn take(out: &mut [u8]) -> i32 {
+        // SAFETY: a slice gives a valid pointer and capacity (invariants 2-3).
+        unsafe { sessions_fast_take_pending(out.as_mut_ptr(), out.len()) }
+    }
+
+    /// A result too large for the buffer is kept for the thread and fetched without a
+    /// second validation: the clock (read once or more per validation) is not read
+    /// again, the bytes are those a large enough buffer gets, a still too small buffer
+    /// keeps it kept, and it is taken once.
+    #[test]
+    fn a_result_too_large_is_kept_and_taken_without_validating_again() {
+        #[derive(Debug, Default)]
+        struct Counting(std::sync::atomic::AtomicUsize);
+        impl crate::Clock for Counting {
+            fn now(&self) -> Result<std::time::SystemTime, crate::ClockError> {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Ok(std::time::SystemTime::now())
+            }
+        }
+        let clock = Arc::new(Counting::default());
+        let m = SessionManager::new(SessionConfig::default(), Some(clock.clone())).expect("m");
+        let h = m.clone().fast_path_handle();
+        let mut options = options("alice");
+        options.metadata = Some([("k".to_owned(), "v".repeat(5000))].into());
+        let token = m.create(options).expect("create").token;
+        let mut full = vec![0u8; 8192];
+        let size = call(h, token.as_bytes(), None, &mut full);
+        assert!(size > 5000, "{size}");
+        let expected = full[..size as usize].to_vec();
+
+        assert_eq!(take(&mut full), NO_PENDING, "a result that fit is not kept");
+        let reads = clock.0.load(std::sync::atomic::Ordering::SeqCst);
+        let mut small = [0xAAu8; 4096];
+        assert_eq!(call(h, token.as_bytes(), None, &mut small), size);
+        assert!(small.iter().all(|&b| b == 0xAA), "nothing written");
+        let per_validation = clock.0.load(std::sync::atomic::Ordering::SeqCst) - reads;
+        assert!(per_validation > 0);
+
+        assert_eq!(take(&mut small), size, "still too small: kept");
+        assert!(small.iter().all(|&b| b == 0xAA));
+        let mut grown = vec![0u8; size as usize];
+        assert_eq!(take(&mut grown), size);
+        assert_eq!(grown, expected);
+        assert_eq!(
+            clock.0.load(std::sync::atomic::Ordering::SeqCst) - reads,
+            per_validation,
+            "taking validated nothing"
+        );
+        assert_eq!(take(&mut grown), NO_PENDING, "taken once");
+        // SAFETY: null with capacity 0 is allowed; with a capacity it is refused.
+        unsafe {
+            assert_eq!(sessions_fast_take_pending(null_mut(), 0), NO_PENDING);
+            assert_eq!(sessions_fast_take_pending(null_mut(), 8), BAD_ARGUMENT);
+        }
+        // Kept per thread: another thread has nothing to take.
+        assert_eq!(call(h, token.as_bytes(), None, &mut small), size);
+        let elsewhere = std::thread::spawn(|| take(&mut [0u8; 8192])).join();
+        assert_eq!(elsewhere.ok(), Some(NO_PENDING));
+        assert_eq!(take(&mut grown), size);
     }
 
     /// A token that is not UTF-8 is an invalid token; a user agent that is not is a
