@@ -16,8 +16,11 @@ const OPS_PER_THREAD: usize = 4_000;
 
 #[derive(Default)]
 struct Ledger {
-    /// Session id -> its latest token, for sessions not destroyed.
-    live: HashMap<String, String>,
+    /// Session id -> its latest token and that token's session version, for sessions
+    /// not destroyed. Refreshes record their results in any order (a refresh of the
+    /// predecessor within the grace returns the current token without writing, however
+    /// late), so only a newer version replaces a token.
+    live: HashMap<String, (String, i64)>,
     /// Tokens that a successful refresh rotated out.
     rotated_out: Vec<String>,
     /// Last known tokens of destroyed sessions (a concurrent refresh may have rotated
@@ -80,7 +83,7 @@ fn invariants_hold_under_contention() {
             .expect("destroyed session kept");
         assert!(s.revoked_at.is_some());
     }
-    for (id, token) in &ledger.live {
+    for (id, (token, _)) in &ledger.live {
         let r = manager.validate(token.clone(), None).unwrap();
         assert!(r.valid, "live session {id} lost: {r:?}");
         assert_eq!(r.session.map(|s| s.id), Some(id.clone()));
@@ -98,7 +101,10 @@ fn worker(seed: usize, m: &SessionManager, ledger: &Mutex<Ledger>, created: &Ato
                 None
             } else {
                 let i = rng.random_range(0..l.live.len());
-                l.live.iter().nth(i).map(|(id, t)| (id.clone(), t.clone()))
+                l.live
+                    .iter()
+                    .nth(i)
+                    .map(|(id, (t, _))| (id.clone(), t.clone()))
             }
         };
         match (rng.random_range(0..10), pick) {
@@ -107,7 +113,7 @@ fn worker(seed: usize, m: &SessionManager, ledger: &Mutex<Ledger>, created: &Ato
                     .create(CreateSessionOptions::for_user(user.clone()))
                     .unwrap();
                 created.fetch_add(1, Ordering::SeqCst);
-                ledger.lock().live.insert(s.id, s.token);
+                ledger.lock().live.insert(s.id, (s.token, s.version));
             }
             (3..=5, Some((_, token))) => {
                 // Valid, or concurrently rotated out / revoked: never anything else.
@@ -128,7 +134,11 @@ fn worker(seed: usize, m: &SessionManager, ledger: &Mutex<Ledger>, created: &Ato
                     let mut l = ledger.lock();
                     l.rotated_out.push(token);
                     match l.live.get_mut(&id) {
-                        Some(latest) => *latest = next.token,
+                        Some(latest) => {
+                            if next.version > latest.1 {
+                                *latest = (next.token, next.version);
+                            }
+                        }
                         // Destroyed by another thread around our rotation.
                         None => l.revoked.push(next.token),
                     }
@@ -136,7 +146,7 @@ fn worker(seed: usize, m: &SessionManager, ledger: &Mutex<Ledger>, created: &Ato
             }
             (_, Some((id, _))) => {
                 let mut l = ledger.lock();
-                if let Some(token) = l.live.remove(&id) {
+                if let Some((token, _)) = l.live.remove(&id) {
                     drop(l);
                     m.destroy(id.clone()).unwrap();
                     let mut l = ledger.lock();
