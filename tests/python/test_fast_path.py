@@ -389,8 +389,100 @@ def test_the_extension_is_the_default_where_it_loads():
     assert os.environ.get("SESSIONS_FAST_PATH") == "ctypes" or _fast.PATH in ("extension", "ctypes")
     assert type(_fast._extension.entered()) is int
     with pytest.raises(RuntimeError, match="configured already"):
-        _fast._extension.configure(1, sessions.Session, sessions.ValidationResult,
+        _fast._extension.configure(1, 1, sessions.Session, sessions.ValidationResult,
                                    tuple(_fast._ERRORS[1:]), _fast._convert_times, _fast._take_error,
                                    sessions._host.take_interrupt)
     with pytest.raises(ValueError):
         _fast.use("nonsense")
+
+
+class CountingClock(ManualClock):
+    """A clock written in Python that counts its reads; from read number `switch_after`
+    on (when set) it answers `later` instead of the time it was set to."""
+
+    def __init__(self):
+        super().__init__()
+        self.reads = 0
+        self.switch_after = None
+        self.later = None
+
+    def now(self):
+        with self._lock:
+            self.reads += 1
+            if self.switch_after is not None and self.reads > self.switch_after:
+                return self.later
+            return self._at
+
+    def counted(self, call):
+        """(what `call()` returned, how many times it read the clock)."""
+        self.reads = 0
+        value = call()
+        return value, self.reads
+
+
+def on_a_fresh_thread(call):
+    """`call()` on a new thread: its fast-path buffer is at its initial 4 KiB."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = call()
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(timeout=120)
+    assert not t.is_alive()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def test_a_result_larger_than_the_buffer_is_validated_once(kind, calls):
+    clock = CountingClock()
+    m = make_manager(kind, clock, max_metadata_bytes=1_048_576)
+    s = m.create(options(metadata={"big": "x" * 6_000, "ü": "✓" * 100}, sliding_expiration=True))
+    clock.advance(seconds=60)  # the session slides on the next validation
+    fast, fast_reads = on_a_fresh_thread(lambda: clock.counted(lambda: m.validate(s.token)))
+    assert calls[0] == 1
+    regular, regular_reads = clock.counted(lambda: m._validate_regular(s.token))
+    assert fast_reads == regular_reads, "validated more than once on the fast path"
+    assert fast == regular and fast.valid
+    assert fast.session.metadata == {"big": "x" * 6_000, "ü": "✓" * 100}
+
+
+def test_a_large_result_for_a_predecessor_at_the_end_of_its_grace_is_its_answer(kind):
+    clock = CountingClock()
+    m = make_manager(kind, clock, max_metadata_bytes=1_048_576,
+                     rotation_grace=timedelta(seconds=10))
+    s = m.create(options(metadata={"big": "y" * 6_000}))
+    m.refresh(s.token)
+    clock.advance(seconds=9)  # within the grace ...
+    _, per_validation = clock.counted(lambda: m._validate_regular(s.token))
+    assert per_validation >= 1
+    # ... and past it for any read after one validation's own reads: a second
+    # validation of the same presentation would count it as reuse and revoke.
+    clock.later = clock.now() + timedelta(seconds=5)
+    clock.reads, clock.switch_after = 0, per_validation
+    fast = on_a_fresh_thread(lambda: m.validate(s.token))
+    clock.switch_after = None
+    assert fast.valid and fast.error is None, fast.error
+    assert clock.reads == per_validation
+    regular = m._validate_regular(s.token)
+    assert fast == regular  # not revoked meanwhile
+
+
+def test_large_metadata_on_fresh_threads_is_the_regular_result(kind, calls):
+    clock = CountingClock()
+    m = make_manager(kind, clock, max_metadata_entries=4096, max_metadata_bytes=1_048_576)
+    metadata = {f"k{n}": "v✓" * 200 + str(n) for n in range(170)}  # about 100 KB
+    assert sum(len(k.encode()) + len(v.encode()) for k, v in metadata.items()) > 100_000
+    s = m.create(options(metadata=metadata, sliding_expiration=True))
+    for _ in range(2):  # each time a fresh thread
+        clock.advance(seconds=30)
+        fast, fast_reads = on_a_fresh_thread(lambda: clock.counted(lambda: m.validate(s.token)))
+        regular, regular_reads = clock.counted(lambda: m._validate_regular(s.token))
+        assert fast == regular and fast.session.metadata == metadata
+        assert fast_reads == regular_reads
+    assert calls[0] == 2

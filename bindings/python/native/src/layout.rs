@@ -15,6 +15,8 @@ pub const FAILED: i32 = -3;
 pub const PANICKED: i32 = -4;
 /// The result would not fit in an `i32` length.
 pub const TOO_LARGE: i32 = -5;
+/// `sessions_fast_take_pending`: this thread has no result kept for it.
+pub const NO_PENDING: i32 = -6;
 /// The fixed part of a valid result, in bytes.
 pub const HEADER_LEN: usize = 88;
 
@@ -235,6 +237,7 @@ mod tests {
             "pub const FAILED: i32 = -3;",
             "pub const PANICKED: i32 = -4;",
             "pub const TOO_LARGE: i32 = -5;",
+            "pub const NO_PENDING: i32 = -6;",
             "pub const HEADER_LEN: usize = 88;",
             "//! # Result layout (version 1, little-endian, no padding)",
             "//! | 0 | u8 | status: 0 valid; otherwise the `ValidationError` (1 `InvalidToken`, 2 `SessionExpired`, 3 `SessionRevoked`, 4 `UserAgentMismatch`, 5 `TokenReused`) and the result is this one byte |",

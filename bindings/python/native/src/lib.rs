@@ -9,8 +9,8 @@
 //! cannot load an abi3 extension, and `sessions/_fast.py` then uses ctypes).
 //!
 //! This crate holds none of the core's state and does not link the core: at import the
-//! package hands over ([`configure`]) the address of `sessions_fast_validate` in the
-//! library its generated module already loaded (one library, loaded once per process),
+//! package hands over ([`configure`]) the addresses of `sessions_fast_validate` and
+//! `sessions_fast_take_pending` in the library its generated module already loaded (one library, loaded once per process),
 //! and the classes and values the results are made of. Every call validates in that
 //! library's manager: nothing about validity is cached here. Only the conversion of a
 //! result's timestamps (the same bytes always give the same immutable `datetime`s) is
@@ -29,13 +29,16 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple, PyType};
 pub mod layout;
 pub mod unsafe_code;
 
-use layout::{flags, Decoded, LayoutError, FAILED, TIMES_LEN};
-use unsafe_code::{Entry, ObjectNew};
+use layout::{flags, Decoded, LayoutError, FAILED, NO_PENDING, TIMES_LEN};
+use unsafe_code::{Entry, ObjectNew, TakePending};
 
 /// What [`configure`] was given: the entry point and the Python values results are
 /// built from.
 struct Config {
     entry: Entry,
+    /// `sessions_fast_take_pending`: a result too large for the buffer, fetched without
+    /// validating again.
+    take_pending: TakePending,
     session: Py<PyType>,
     result: Py<PyType>,
     /// The `ValidationError` member of each status byte (index 0 unused).
@@ -96,7 +99,8 @@ static TIMES: Mutex<Option<TimesCache>> = Mutex::new(None);
 /// Hands the extension what it needs; called once, by `sessions._fast` at import.
 ///
 /// `entry` is the address of `sessions_fast_validate` in the library the generated
-/// module loaded; `errors` the five `ValidationError` members of status bytes 1 to 5;
+/// module loaded, `take_pending` that of `sessions_fast_take_pending` in the same
+/// library; `errors` the five `ValidationError` members of status bytes 1 to 5;
 /// `times_of(block: bytes) -> tuple` converts a result's timestamps and lifetime;
 /// `take_error()` raises the error a failed call left; `take_interrupt()` returns (and
 /// forgets) the interrupt a host callback raised on this thread, or `None`.
@@ -107,12 +111,15 @@ static TIMES: Mutex<Option<TimesCache>> = Mutex::new(None);
 /// # Safety (for the caller, in Python)
 ///
 /// `entry` must be the address of `sessions_fast_validate` of a library that stays
-/// loaded (see [`Entry::from_address`]): `sessions._fast` is the only caller.
+/// loaded (see [`Entry::from_address`]), `take_pending` that of
+/// `sessions_fast_take_pending` of the same library ([`TakePending::from_address`]):
+/// `sessions._fast` is the only caller.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn configure(
     py: Python<'_>,
     entry: usize,
+    take_pending: usize,
     session: Bound<'_, PyType>,
     result: Bound<'_, PyType>,
     errors: Bound<'_, PyTuple>,
@@ -129,6 +136,10 @@ fn configure(
     // in the library the generated module keeps loaded.
     let entry = unsafe { Entry::from_address(entry) }
         .ok_or_else(|| PyRuntimeError::new_err("sessions_fast_validate: null address"))?;
+    // SAFETY: the caller's contract above: the address of `sessions_fast_take_pending`
+    // in the same library.
+    let take_pending = unsafe { TakePending::from_address(take_pending) }
+        .ok_or_else(|| PyRuntimeError::new_err("sessions_fast_take_pending: null address"))?;
     let mut all = vec![py.None()];
     all.extend(errors.iter().map(Bound::unbind));
     let object_new = py
@@ -146,6 +157,7 @@ fn configure(
     CONFIG
         .set(Config {
             entry,
+            take_pending,
             session: session.unbind(),
             result: result.unbind(),
             errors: all,
@@ -313,14 +325,21 @@ fn fast<'py>(
     ENTERED.fetch_add(1, Ordering::Relaxed);
     let mut size = unsafe_code::detached(py, || entry.call(handle, token, user_agent, &mut buffer));
     while usize::try_from(size).is_ok_and(|size| size > buffer.len()) {
-        // A larger result than ever before on this thread.
+        // A larger result than ever before on this thread: the library kept it for this
+        // thread, and it is fetched into a larger buffer without validating again (a
+        // second validation could slide the session again, or count a predecessor token
+        // at the very end of its grace as reuse). No Python code has run on this thread
+        // since the validation returned, so the kept result is this call's.
         let grown = usize::try_from(size).unwrap_or(0).max(2 * buffer.len());
         buffer = vec![0; grown];
-        size = unsafe_code::detached(py, || entry.call(handle, token, user_agent, &mut buffer));
+        size = config.take_pending.call(&mut buffer);
     }
     let answer = match usize::try_from(size) {
         Ok(size) => build(py, config, &buffer[..size]).map(Some),
         Err(_) if size == FAILED => config.take_error.bind(py).call0().map(|_| None),
+        Err(_) if size == NO_PENDING => Err(PyRuntimeError::new_err(
+            "sessions_fast_take_pending: the result kept for this thread is gone",
+        )),
         Err(_) => Ok(None),
     };
     BUFFER.with(|slot| slot.set(buffer));
@@ -493,7 +512,8 @@ fn build<'py>(py: Python<'py>, config: &Config, buffer: &[u8]) -> PyResult<Bound
 }
 
 /// How many validations have reached the C entry point through this module in this
-/// process (a result that had to be fetched again into a larger buffer counts once).
+/// process (a result fetched into a larger buffer with `sessions_fast_take_pending`
+/// counts once: it was validated once).
 #[pyfunction]
 fn entered() -> u64 {
     ENTERED.load(Ordering::Relaxed)

@@ -1,14 +1,16 @@
-//! The extension's only `unsafe`: calling the core's C entry point
-//! `sessions_fast_validate` (src/unsafe_code/fast_path_abi.rs) through the address the
-//! Python package hands over at import ([`Entry`]), `object.__new__` through its C
-//! slot ([`ObjectNew`]), and releasing the GIL around that call ([`detached`]), taken
+//! The extension's only `unsafe`: calling the core's C entry points
+//! `sessions_fast_validate` and `sessions_fast_take_pending`
+//! (src/unsafe_code/fast_path_abi.rs) through the addresses the Python package hands
+//! over at import ([`Entry`], [`TakePending`]), `object.__new__` through its C slot
+//! ([`ObjectNew`]), and releasing the GIL around the validation ([`detached`]), taken
 //! back through the one C function compiled without unwind information
 //! (`c/no_unwind_info.c`).
 //!
 //! The extension does not link the core: the library is the one UniFFI's generated
 //! module loaded with ctypes (loaded once per process, never a second copy), and the
-//! package reads the function's address from that very library object
-//! (`ctypes.cast(_UniffiLib.sessions_fast_validate, ctypes.c_void_p).value`).
+//! package reads the functions' addresses from that very library object
+//! (`ctypes.cast(_UniffiLib.sessions_fast_validate, ctypes.c_void_p).value`, likewise
+//! for `sessions_fast_take_pending`).
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -84,6 +86,53 @@ impl Entry {
                 out.len(),
             )
         }
+    }
+}
+
+/// The C signature of `sessions_fast_take_pending`: (out, out_cap) -> the kept
+/// result's length or a negative error code.
+pub type RawTakePending = unsafe extern "C" fn(*mut u8, usize) -> i32;
+
+/// `sessions_fast_take_pending`, callable safely once constructed: fetches the result
+/// this thread's last [`Entry::call`] kept because it did not fit, without validating
+/// again.
+#[derive(Clone, Copy)]
+pub struct TakePending(RawTakePending);
+
+impl TakePending {
+    /// The entry point at `address`; `None` for a null address.
+    ///
+    /// # Safety
+    ///
+    /// `address` must be the address of a function with the C signature
+    /// [`RawTakePending`] that keeps the contract of `sessions_fast_take_pending`: it
+    /// writes at most `out_cap` bytes at `out` (none when `out_cap` is 0), keeps no
+    /// pointer after it returns, never unwinds, and may be called from any thread. The
+    /// code must stay loaded for the rest of the process (as for [`Entry::from_address`]:
+    /// the same library, never closed).
+    pub unsafe fn from_address(address: usize) -> Option<Self> {
+        if address == 0 {
+            return None;
+        }
+        // SAFETY: non-null, and (caller's contract) the address of a function of
+        // exactly this signature that stays loaded; a function pointer has the size and
+        // representation of a data pointer on every platform the wheels target.
+        Some(Self(unsafe {
+            std::mem::transmute::<*const c_void, RawTakePending>(address as *const c_void)
+        }))
+    }
+
+    /// Writes the result kept for this thread into `out` when it fits, and the library
+    /// forgets it. Returns its length in bytes (larger than `out.len()` when it did not
+    /// fit: nothing was written and it stays kept), `crate::layout::NO_PENDING` when
+    /// nothing is kept, or another negative code of `crate::layout`. Quick (no
+    /// validation, no callback into Python): it is called with the GIL held.
+    pub fn call(&self, out: &mut [u8]) -> i32 {
+        // SAFETY: `from_address`'s contract makes `self.0` the entry point; `out` is
+        // writable for `out.len()` bytes and exclusively borrowed for the call (a slice's
+        // pointer is never null, even empty), and the entry keeps no pointer after it
+        // returns.
+        unsafe { (self.0)(out.as_mut_ptr(), out.len()) }
     }
 }
 
@@ -216,6 +265,63 @@ mod tests {
     fn entry() -> Entry {
         // SAFETY: `fake` has the signature and keeps the contract (for this test).
         unsafe { Entry::from_address(fake as RawEntry as usize) }.expect("non-null")
+    }
+
+    thread_local! {
+        /// What the fake `sessions_fast_take_pending` holds, and the capacities it saw.
+        static KEPT: RefCell<(Option<Vec<u8>>, Vec<usize>)> =
+            const { RefCell::new((None, Vec::new())) };
+    }
+
+    /// Keeps the contract of `sessions_fast_take_pending` over `KEPT`: writes and forgets
+    /// the kept bytes when they fit, else writes nothing and keeps them.
+    unsafe extern "C" fn fake_take(out: *mut u8, out_cap: usize) -> i32 {
+        KEPT.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            kept.1.push(out_cap);
+            let Some(bytes) = kept.0.take() else {
+                return crate::layout::NO_PENDING;
+            };
+            let size = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
+            if bytes.len() <= out_cap {
+                // SAFETY: `out` is writable for `out_cap` bytes, at least `bytes.len()`.
+                unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+            } else {
+                kept.0 = Some(bytes);
+            }
+            size
+        })
+    }
+
+    fn take_pending() -> TakePending {
+        // SAFETY: `fake_take` has the signature and keeps the contract (for this test).
+        unsafe { TakePending::from_address(fake_take as RawTakePending as usize) }
+            .expect("non-null")
+    }
+
+    #[test]
+    fn a_null_take_pending_address_is_refused() {
+        // SAFETY: null is checked before anything else.
+        assert!(unsafe { TakePending::from_address(0) }.is_none());
+    }
+
+    #[test]
+    fn take_pending_writes_the_kept_result_once_and_only_where_it_fits() {
+        KEPT.with(|kept| *kept.borrow_mut() = (Some(b"kept result".to_vec()), Vec::new()));
+        let mut small = [0xAAu8; 4];
+        assert_eq!(take_pending().call(&mut small), 11);
+        assert_eq!(small, [0xAA; 4], "nothing written when it does not fit");
+        let mut out = [0u8; 16];
+        assert_eq!(take_pending().call(&mut out), 11);
+        assert_eq!(&out[..11], b"kept result");
+        assert_eq!(take_pending().call(&mut out), crate::layout::NO_PENDING);
+        assert_eq!(take_pending().call(&mut []), crate::layout::NO_PENDING);
+        let seen = KEPT.with(|kept| kept.borrow().1.clone());
+        assert_eq!(
+            seen,
+            vec![4, 16, 16, 0],
+            "the capacities passed are the slices'"
+        );
     }
 
     #[test]

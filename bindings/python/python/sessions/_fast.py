@@ -5,7 +5,9 @@ buffers, a call-status object per call, a ``struct.unpack`` per scalar) costs fa
 than the Rust call itself. The library exports one primitive-only C function,
 ``sessions_fast_validate(handle, token, token_len, user_agent, user_agent_len, out,
 out_cap)``, that calls the manager's own ``validate`` and writes the result into a
-caller-owned buffer in a small documented layout (``src/fast_path.rs``). This module
+caller-owned buffer in a small documented layout (``src/fast_path.rs``); a result too
+large for the buffer is kept for the calling thread and fetched with its companion
+``sessions_fast_take_pending(out, out_cap)``, so a token is validated once. This module
 calls it with ``ctypes`` (standard library; the very library object the generated
 module loaded) and builds the same ``ValidationResult`` / ``Session`` records.
 
@@ -20,8 +22,8 @@ does for every other call.
 Where the package's compiled accelerator ``sessions._fastpath`` (a small PyO3
 extension, ``bindings/python/native/``) loads, it does all of this per call instead
 of the Python code here: the argument handling, the call through the same C entry
-point (its address, read from the generated module's library, is handed over at
-import: one library, loaded once) and the building of the same records. This module's
+point (its address, and that of ``sessions_fast_take_pending``, read from the
+generated module's library, are handed over at import: one library, loaded once) and the building of the same records. This module's
 ctypes path is then the fallback only: for interpreters that cannot load the abi3
 extension, and when ``SESSIONS_FAST_PATH=ctypes`` is set in the environment.
 ``use("extension" | "ctypes")`` switches the path taken (the tests run both).
@@ -51,6 +53,12 @@ _entry.argtypes = (
     ctypes.c_size_t,
 )
 _entry.restype = ctypes.c_int32
+# ``sessions_fast_take_pending(out, out_cap)``: the result ``sessions_fast_validate``
+# kept for this thread because it did not fit ``out_cap``, written without validating
+# again (its length; ``_NO_PENDING`` when nothing is kept).
+_take_pending = _lib.sessions_fast_take_pending
+_take_pending.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_take_pending.restype = ctypes.c_int32
 
 # The layout's fixed part (src/fast_path.rs): status, flags, text flags, entries,
 # version, five (seconds, nanoseconds) timestamps, the lifetime.
@@ -71,6 +79,7 @@ _ERRORS = (None, *(_generated.ValidationError[name] for name in (
 _INVALID = _ERRORS[1]
 
 _FAILED = -3
+_NO_PENDING = -6
 _take_error = _generated.take_fast_path_error
 _MISSING = object()
 _NAMES = ("token", "user_agent")
@@ -221,14 +230,21 @@ def validate(handle: int, token: object, user_agent: object) -> object:
         address, capacity, view = _buffer(_INITIAL_CAPACITY)
     size = _entry(handle, token_bytes, len(token_bytes), ua_bytes,
                   0 if ua_bytes is None else len(ua_bytes), address, capacity)
-    while size > capacity:  # a larger result than ever before on this thread
+    while size > capacity:
+        # A larger result than ever before on this thread: the library kept it for this
+        # thread, fetched here into a larger buffer without validating again (a second
+        # validation could slide the session again, or count a predecessor token at the
+        # very end of its grace as reuse).
         address, capacity, view = _buffer(max(size, 2 * capacity))
-        size = _entry(handle, token_bytes, len(token_bytes), ua_bytes,
-                      0 if ua_bytes is None else len(ua_bytes), address, capacity)
+        size = _take_pending(address, capacity)
     if size >= 0:
         return _decode(view, size)
     if size == _FAILED:
         _take_error()  # raises the SessionError validate failed with
+    if size == _NO_PENDING:
+        # Only if Python code ran on this thread between the two calls (a signal handler)
+        # and took the kept result with a validation of its own.
+        raise RuntimeError("sessions_fast_take_pending: the result kept for this thread is gone")
     return NotImplemented
 
 
@@ -342,6 +358,7 @@ def _load_extension() -> typing.Any:
         return None
     _fastpath.configure(
         ctypes.cast(_entry, ctypes.c_void_p).value,
+        ctypes.cast(_take_pending, ctypes.c_void_p).value,
         _Session,
         _Result,
         _ERRORS[1:],
