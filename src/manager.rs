@@ -481,11 +481,15 @@ impl SessionManager {
     }
 
     /// Rotates a token: the session gets a new token (returned, with a later expiry
-    /// within the absolute cap) and the presented token is invalid from this moment on.
-    /// Of two concurrent refreshes of one token exactly one succeeds; the other gets
-    /// `InvalidToken`. A refresh that loses to a revocation gets `SessionRevoked`, and
-    /// one that loses to a slide tries again on the slid session. Fails like `validate`
-    /// would, as errors.
+    /// within the absolute cap) and the presented token becomes its predecessor, which
+    /// validates only within the rotation grace. Of concurrent refreshes of one token
+    /// exactly one rotation is written; within the grace every other refresh of that
+    /// token gets the same new token (reproduced from the rotation's key, nothing
+    /// written), so clients refreshing in parallel are not logged out; after it, a
+    /// refresh of the predecessor is token reuse (`TokenReused`, the session is
+    /// revoked). A refresh that loses to a revocation gets `SessionRevoked`, and one that
+    /// loses to a slide tries again on the slid session. Fails like `validate` would, as
+    /// errors.
     #[uniffi::method(default(user_agent = None))]
     pub fn refresh(&self, token: String, user_agent: Option<String>) -> Result<Session> {
         let Some(hash) = presented_hash(&token) else {

@@ -200,6 +200,19 @@ def test_repr_and_str_never_show_the_token_or_the_whole_hash(caplog):
     assert repr(session).startswith("Session(id=")
 
 
+def test_a_rotated_session_prints_its_previous_token_hash_shortened(kind, clock):
+    m = make_manager(kind, clock)
+    first = m.create(options())
+    rotated = m.refresh(first.token)
+    stored = m.get(rotated.id)
+    for record in (rotated, stored, m.validate(rotated.token).session):
+        assert record.previous_token_hash == first.token_hash
+        for text in (repr(record), str(record)):
+            assert first.token_hash not in text, text
+            assert first.token_hash[:8] in text, text
+        assert f"previous_token_hash='{first.token_hash[:8]}…'" in repr(record)
+
+
 def test_a_session_read_back_prints_an_empty_token(kind, clock):
     m = make_manager(kind, clock)
     stored = m.get(m.create(options()).id)

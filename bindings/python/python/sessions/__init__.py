@@ -122,7 +122,7 @@ def _record_repr(self: object) -> str:
         value = getattr(self, field.name, "<missing>")
         if field.name == "token" and value:
             text = "'<redacted>'"
-        elif field.name == "token_hash" and isinstance(value, str) and value:
+        elif field.name in ("token_hash", "previous_token_hash") and isinstance(value, str) and value:
             text = repr(value[:8] + "…")
         elif field.name == "json" and isinstance(value, str):
             text = f"<{len(value)} characters of JSON>"
