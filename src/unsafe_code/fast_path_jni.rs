@@ -32,13 +32,20 @@
 //! [`crate::fast_path::validate_into`]'s. The addresses are those of the calling
 //! thread's direct `ByteBuffer`s (Kotlin fetches each address once per buffer).
 //!
+//! `static native int takePending(long out, int outCap)`, signature `(JI)I`: when
+//! `validate` returned a length larger than `outCap`, the result was kept for the
+//! calling thread; Kotlin grows its buffer and fetches it with this method instead of
+//! validating again ([`crate::fast_path::take_pending_into`]: the length, written when
+//! it fits, or [`crate::fast_path::NO_PENDING`]).
+//!
 //! Invariants this module relies on (the Kotlin caller's contract):
 //! 1. `input` is 0 or the address of `tokenLen + max(userAgentLen, 0)` readable bytes,
 //!    and `out` is 0 or the address of `outCap` writable bytes not overlapping them.
 //! 2. The buffers stay alive and unchanged by anyone else during the call (a thread's
 //!    buffers are used by one call at a time, and Kotlin keeps a reference to them).
 //! 3. [`sessions_jni_register`] gets the `JNIEnv` of the calling thread and a local or
-//!    global reference to a class declaring `static native int validate(JJIIJI)`.
+//!    global reference to a class declaring `static native int validate(JJIIJI)` and
+//!    `static native int takePending(JI)`.
 //!
 //! What it checks itself: a null address with a non-zero length, and a negative token
 //! length or capacity, are [`BAD_ARGUMENT`]; a panic is caught ([`PANICKED`]) and never
@@ -56,6 +63,10 @@ use crate::fast_path::{self, BAD_ARGUMENT, PANICKED};
 const METHOD: &CStr = c"validate";
 /// Its JNI signature: `(long, long, int, int, long, int) -> int`.
 const SIGNATURE: &CStr = c"(JJIIJI)I";
+/// The Java name of the method fetching a kept result.
+const TAKE_PENDING: &CStr = c"takePending";
+/// Its JNI signature: `(long, int) -> int`.
+const TAKE_PENDING_SIGNATURE: &CStr = c"(JI)I";
 
 /// The per-call entry (see the module documentation), bound to `FastPath.Jni.validate`
 /// by [`sessions_jni_register`]. The JNI environment and class are not used.
@@ -99,8 +110,35 @@ unsafe extern "system" fn validate(
     .unwrap_or(PANICKED)
 }
 
-/// Binds the `static native int validate(long, long, int, int, long, int)` method of
-/// `class` to this library's fast-path entry (JNI `RegisterNatives`). Called once by the
+/// Writes the result `validate` kept for this thread (it did not fit `outCap`) at `out`,
+/// bound to `FastPath.Jni.takePending` by [`sessions_jni_register`]: returns
+/// [`crate::fast_path::take_pending_into`]'s value (the length; nothing written and the
+/// result still kept when it is larger than `out_cap`; `NO_PENDING` when nothing is
+/// kept), or [`BAD_ARGUMENT`] for a negative capacity or a null address with one.
+///
+/// # Safety
+/// Invariants 1 and 2 of this module, for `out`.
+unsafe extern "system" fn take_pending(
+    _env: *mut JNIEnv,
+    _class: jclass,
+    out_address: jlong,
+    out_cap: jint,
+) -> jint {
+    let Ok(out_cap) = usize::try_from(out_cap) else {
+        return BAD_ARGUMENT;
+    };
+    let out_ptr = out_address as usize as *mut u8;
+    // SAFETY: invariant 1: `out` holds `out_cap` writable bytes; invariant 2: nobody
+    // else touches them during the call.
+    let Some(out) = (unsafe { output(out_ptr, out_cap) }) else {
+        return BAD_ARGUMENT;
+    };
+    catch_unwind(AssertUnwindSafe(|| fast_path::take_pending_into(out))).unwrap_or(PANICKED)
+}
+
+/// Binds the `static native int validate(long, long, int, int, long, int)` and
+/// `static native int takePending(long, int)` methods of `class` to this library's
+/// fast-path entries (JNI `RegisterNatives`, one call). Called once by the
 /// Kotlin package, through JNA, on the library instance JNA loaded for UniFFI. Returns
 /// `JNI_OK` (0), or a negative JNI error code (then the JVM has a pending
 /// `NoSuchMethodError`, thrown when the calling native method returns); `JNI_ERR` for a
@@ -114,16 +152,23 @@ pub unsafe extern "system" fn sessions_jni_register(env: *mut JNIEnv, class: jcl
     if env.is_null() || class.is_null() {
         return JNI_ERR;
     }
-    let methods = [JNINativeMethod {
-        // JNI takes `char *` but never writes through these.
-        name: METHOD.as_ptr().cast_mut(),
-        signature: SIGNATURE.as_ptr().cast_mut(),
-        fnPtr: validate as *mut c_void,
-    }];
+    // JNI takes `char *` but never writes through these.
+    let methods = [
+        JNINativeMethod {
+            name: METHOD.as_ptr().cast_mut(),
+            signature: SIGNATURE.as_ptr().cast_mut(),
+            fnPtr: validate as *mut c_void,
+        },
+        JNINativeMethod {
+            name: TAKE_PENDING.as_ptr().cast_mut(),
+            signature: TAKE_PENDING_SIGNATURE.as_ptr().cast_mut(),
+            fnPtr: take_pending as *mut c_void,
+        },
+    ];
     // SAFETY: invariant 3: `env` points to the thread's JNIEnv, whose function table has
     // `RegisterNatives` since JNI 1.1 (every JVM and Android); the method array and its
     // strings live across the call (JNI copies what it keeps).
-    unsafe { ((**env).v1_1.RegisterNatives)(env, class, methods.as_ptr(), 1) }
+    unsafe { ((**env).v1_1.RegisterNatives)(env, class, methods.as_ptr(), methods.len() as jint) }
 }
 
 #[cfg(test)]
@@ -134,7 +179,7 @@ mod tests {
     use jni_sys::{JNINativeInterface_, JNINativeInterface__1_1, JNI_OK};
 
     use super::*;
-    use crate::fast_path::{HEADER_LEN, UNKNOWN_HANDLE};
+    use crate::fast_path::{HEADER_LEN, NO_PENDING, UNKNOWN_HANDLE};
     use crate::{CreateSessionOptions, SessionConfig, SessionManager};
 
     fn manager() -> Arc<SessionManager> {
@@ -241,6 +286,48 @@ mod tests {
         assert_eq!(call(u64::MAX, b"x", None, &mut out), UNKNOWN_HANDLE);
     }
 
+    /// [`take_pending`] as Kotlin calls it.
+    fn take(out: &mut [u8]) -> i32 {
+        // SAFETY: the slice gives a valid address and capacity (invariants 1 and 2).
+        unsafe {
+            take_pending(
+                null_mut(),
+                null_mut(),
+                out.as_mut_ptr() as jlong,
+                out.len() as jint,
+            )
+        }
+    }
+
+    /// A result too large for the buffer is kept and fetched with `takePending`, once,
+    /// equal to what a large enough buffer gets; bad arguments are refused.
+    #[test]
+    fn a_result_too_large_is_taken_without_validating_again() {
+        let m = manager();
+        let h = m.clone().fast_path_handle();
+        let mut options = CreateSessionOptions::for_user("bob");
+        options.metadata = Some([("big".to_owned(), "x".repeat(5_000))].into());
+        let s = m.create(options).expect("create");
+        let mut small = vec![0xAAu8; 64];
+        assert_eq!(take(&mut small), NO_PENDING, "nothing kept yet");
+        let len = call(h, s.token.as_bytes(), None, &mut small);
+        assert!(len as usize > 5_000);
+        assert!(small.iter().all(|&b| b == 0xAA), "nothing written");
+        // Still too small: the length again, and the result stays kept.
+        assert_eq!(take(&mut small), len);
+        let mut big = vec![0xAAu8; len as usize + 16];
+        assert_eq!(take(&mut big), len);
+        assert_eq!(big[0], 0, "valid");
+        assert!(big[len as usize..].iter().all(|&b| b == 0xAA), "no overrun");
+        assert_eq!(take(&mut big), NO_PENDING, "taken once");
+        // SAFETY: the bad arguments are what is under test; they are refused unread.
+        unsafe {
+            assert_eq!(take_pending(null_mut(), null_mut(), 0, 8), BAD_ARGUMENT);
+            let o = big.as_mut_ptr() as jlong;
+            assert_eq!(take_pending(null_mut(), null_mut(), o, -1), BAD_ARGUMENT);
+        }
+    }
+
     /// What the fake `RegisterNatives` below was given.
     static REGISTERED: Mutex<Vec<(String, String, usize, usize)>> = Mutex::new(Vec::new());
 
@@ -266,7 +353,7 @@ mod tests {
     }
 
     /// Invariant 3: registration calls the table's `RegisterNatives` slot, once, with the
-    /// class it was given and the entry under its Java name and signature; null
+    /// class it was given and both entries under their Java names and signatures; null
     /// arguments are refused without touching the table.
     #[test]
     fn registration_binds_validate_through_register_natives() {
@@ -288,12 +375,20 @@ mod tests {
         let registered = REGISTERED.lock().expect("lock").clone();
         assert_eq!(
             registered,
-            vec![(
-                "validate".to_owned(),
-                "(JJIIJI)I".to_owned(),
-                validate as *const () as usize,
-                0x1234
-            )]
+            vec![
+                (
+                    "validate".to_owned(),
+                    "(JJIIJI)I".to_owned(),
+                    validate as *const () as usize,
+                    0x1234
+                ),
+                (
+                    "takePending".to_owned(),
+                    "(JI)I".to_owned(),
+                    take_pending as *const () as usize,
+                    0x1234
+                )
+            ]
         );
     }
 }

@@ -1,6 +1,7 @@
 // Handwritten (not generated): the per-request fast path. `validateFast` runs the
 // manager's own `validate` through one primitive-only C call (`sessions_fast_validate`,
-// declared in SessionsFFI/sessionsFast.h) instead of UniFFI's generated per-call code,
+// declared in SessionsFFI/sessionsFast.h; a result larger than the buffer is fetched
+// with `sessions_fast_take_pending`, without validating again) instead of UniFFI's generated per-call code,
 // and builds the same `ValidationResult` from the result's documented layout
 // (src/fast_path.rs). Nothing is cached: every call validates in Rust, in this manager.
 
@@ -24,10 +25,13 @@ extension SessionManager {
         defer { if own { thread.busy = false } else { out.deallocate() } }
         var size = FastPath.run(handle, &token, &agent, out)
         if size >= 0 && size <= out.count { return FastPath.decode(UnsafeRawBufferPointer(out), size) }
-        while size > 0 {  // larger than the buffer: once more into the heap
+        while size > 0 {  // larger than the buffer: the library kept it for this thread
+            // Fetched into the heap, not validated a second time (which could slide the
+            // session again or count a grace-period token as reuse).
             let big = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
             defer { big.deallocate() }
-            let got = FastPath.run(handle, &token, &agent, big)
+            let got = Int(sessions_fast_take_pending(big.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                                     big.count))
             if got >= 0 && got <= big.count { return FastPath.decode(UnsafeRawBufferPointer(big), got) }
             size = got
         }

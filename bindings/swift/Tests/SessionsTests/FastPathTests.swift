@@ -6,6 +6,9 @@ import Foundation
 import XCTest
 @testable import Sessions
 
+/// A result handed from another thread (read after it has signalled).
+private final class ResultBox<T>: @unchecked Sendable { var result: Result<T, Error>? }
+
 final class FastPathTests: XCTestCase {
     private func both(_ m: SessionManager, _ token: String, _ ua: String? = nil) throws
         -> (ValidationResult, ValidationResult) {
@@ -85,6 +88,63 @@ final class FastPathTests: XCTestCase {
         let (fast, regular) = try both(m, s.token)
         XCTAssertEqual(fast, regular)
         XCTAssertEqual(fast.session?.metadata, metadata)
+    }
+
+    /// A clock counting its reads: one validation reads it a fixed number of times.
+    private final class CountingClock: Clock, @unchecked Sendable {
+        private let inner = TestClock(start2026)
+        private let lock = NSLock()
+        private var count = 0
+        var reads: Int { lock.withLock { count } }
+        func now() throws -> Date {
+            lock.withLock { count += 1 }
+            return try inner.now()
+        }
+    }
+
+    /// Runs `body` on a new thread (whose fast-path buffer is fresh) and waits for it.
+    private func onFreshThread<T>(_ body: @escaping () throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.result = Result { try body() }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return try box.result!.get()
+    }
+
+    func testAResultLargerThanTheBufferIsValidatedOnce() throws {
+        let clock = CountingClock()
+        let m = try SessionManager(
+            config: SessionConfig(defaultExpiresIn: 600, maxMetadataBytes: 1_048_576), clock: clock)
+        let s = try m.create(options: CreateSessionOptions(
+            userId: "big", metadata: ["v": String(repeating: "x", count: 5_000)], slidingExpiration: true))
+        let before = clock.reads
+        let regular = try m.validate(token: s.token, userAgent: nil)
+        let regularReads = clock.reads - before
+        let (fast, fastReads) = try onFreshThread { () throws -> (ValidationResult, Int) in
+            let start = clock.reads
+            let r = try m.validateFast(token: s.token)
+            return (r, clock.reads - start)
+        }
+        XCTAssertGreaterThan(regularReads, 0)
+        XCTAssertEqual(fastReads, regularReads, "one validation, not two")
+        XCTAssertEqual(fast, regular)
+        XCTAssertTrue(fast.valid)
+    }
+
+    func testA100KBResultOnFreshThreadsEqualsTheRegularPath() throws {
+        let m = try SessionManager(
+            config: SessionConfig(maxMetadataBytes: 1_048_576), clock: TestClock(start2026))
+        let s = try m.create(options: CreateSessionOptions(
+            userId: "huge", metadata: ["v": String(repeating: "y", count: 100_000)]))
+        for _ in 0..<3 {
+            let fast = try onFreshThread { try m.validateFast(token: s.token) }
+            XCTAssertEqual(fast, try m.validate(token: s.token, userAgent: nil))
+            XCTAssertEqual(fast.session?.metadata, s.metadata)
+        }
     }
 
     func testClockFailuresThrowTheRegularError() throws {

@@ -92,6 +92,15 @@ internal object FastPath {
         external fun validate(handle: Long, input: Long, tokenLen: Int, userAgentLen: Int, out: Long, outCap: Int): Int
 
         /**
+         * Writes at [out] (capacity [outCap]) the result [validate] kept for this thread
+         * because it did not fit its buffer, and forgets it, without validating again
+         * (src/unsafe_code/fast_path_jni.rs). Returns its length (nothing written and the
+         * result still kept when it is larger than [outCap]) or [NO_PENDING].
+         */
+        @JvmStatic
+        external fun takePending(out: Long, outCap: Int): Int
+
+        /**
          * Asks the library JNA loaded for the generated bindings to bind [validate]
          * (`sessions_jni_register(JNIEnv *, jclass)`, JNI `RegisterNatives`); false when
          * it cannot (a library without the entry, a JVM refusing it): the regular path
@@ -177,8 +186,10 @@ internal object FastPath {
         // The input buffer may have grown while the user agent was written.
         var size = Jni.validate(handle, b.inputAddress, tokenLen, uaLen, b.outAddress, b.out.capacity())
         while (size > b.out.capacity()) { // a larger result than ever before on this thread
+            // Kept by the library for this thread: fetched, not validated a second time
+            // (which could slide the session again or count a grace-period token as reuse).
             b.growOut(size)
-            size = Jni.validate(handle, b.inputAddress, tokenLen, uaLen, b.outAddress, b.out.capacity())
+            size = Jni.takePending(b.outAddress, b.out.capacity())
         }
         if (size >= 0) return decode(b, size)
         if (size == FAILED) takeFastPathError() // throws the SessionException validate failed with

@@ -140,6 +140,57 @@ class FastPathTest {
         }
     }
 
+    /** A clock counting its `now()` reads: one validation reads it a fixed number of times. */
+    private class CountingClock(private val inner: ManualClock = ManualClock()) : Clock {
+        val reads = java.util.concurrent.atomic.AtomicInteger()
+        override fun now(): java.time.Instant {
+            reads.incrementAndGet()
+            return inner.now()
+        }
+    }
+
+    /** Runs [body] on a new thread (whose fast-path buffers start at their first size). */
+    private fun <T> onFreshThread(body: () -> T): T {
+        var result: Result<T>? = null
+        val t = Thread { result = runCatching(body) }
+        t.start()
+        t.join()
+        return result!!.getOrThrow()
+    }
+
+    @EachStore
+    fun `a result larger than the thread's buffer is validated once, as by the regular path`(kind: String) {
+        val clock = CountingClock()
+        val cfg = SessionConfig(maxMetadataBytes = 1_000_000, defaultExpiresIn = Duration.ofMinutes(10))
+        newManager(kind, cfg, clock).use { m ->
+            val s = m.create(opts("big", metadata = mapOf("v" to "x".repeat(5_000)), sliding = true))
+            val before = clock.reads.get()
+            val regular = m.validateRegular(s.token, null)
+            val regularReads = clock.reads.get() - before
+            val fast = onFreshThread {
+                val start = clock.reads.get()
+                val r = assertNotNull(m.validateFast(s.token, null), "the fast path did not answer")
+                r to clock.reads.get() - start
+            }
+            assertTrue(regularReads > 0)
+            assertEquals(regularReads, fast.second, "one validation, not two")
+            assertEquals(regular, fast.first)
+        }
+    }
+
+    @EachStore
+    fun `a 100 KB result on fresh threads equals the regular path's`(kind: String) {
+        val cfg = SessionConfig(maxMetadataBytes = 1_000_000)
+        newManager(kind, cfg).use { m ->
+            val s = m.create(opts("huge", metadata = mapOf("v" to "y".repeat(100_000))))
+            repeat(3) {
+                val fast = onFreshThread { assertNotNull(m.validateFast(s.token, null), "the fast path did not answer") }
+                assertEquals(m.validateRegular(s.token, null), fast)
+                assertEquals(s.metadata, fast.session!!.metadata)
+            }
+        }
+    }
+
     @Test
     fun `a user agent mismatch with a non-ASCII agent is decided on its UTF-8 bytes`() {
         SessionManager(config(bindToUserAgent = true)).use { m ->
