@@ -140,8 +140,16 @@ internal object FastPath {
         )
     }
 
-    /** One thread's buffers (used by one call at a time: calls on a thread do not overlap). */
+    /**
+     * One thread's buffers, used by one call at a time ([busy] while a call uses them).
+     * A call made on the same thread during another (a Kotlin store, clock or listener
+     * validating inside `validate`) gets buffers of its own: the outer call's input is
+     * still being read by the library and its output not yet written, so neither may be
+     * overwritten or replaced (a replaced direct buffer may be freed while the library
+     * still writes into it).
+     */
     internal class Buffers {
+        var busy = false
         var input: ByteBuffer = direct(256)
         var inputAddress: Long = address(input)
         var out: ByteBuffer = direct(INITIAL_CAPACITY)
@@ -180,20 +188,26 @@ internal object FastPath {
     fun validate(handle: Long, token: String, userAgent: String?): ValidationResult? {
         // Longer arguments go to the regular path: a thread's input buffer stays small.
         if (token.length > MAX_INPUT_CHARS || (userAgent != null && userAgent.length > MAX_INPUT_CHARS)) return null
-        val b = buffers.get()
-        val tokenLen = putUtf8(b, token, 0)
-        val uaLen = if (userAgent == null) -1 else putUtf8(b, userAgent, tokenLen)
-        // The input buffer may have grown while the user agent was written.
-        var size = Jni.validate(handle, b.inputAddress, tokenLen, uaLen, b.outAddress, b.out.capacity())
-        while (size > b.out.capacity()) { // a larger result than ever before on this thread
-            // Kept by the library for this thread: fetched, not validated a second time
-            // (which could slide the session again or count a grace-period token as reuse).
-            b.growOut(size)
-            size = Jni.takePending(b.outAddress, b.out.capacity())
+        val own = buffers.get()
+        val b = if (own.busy) Buffers() else own // a nested call: see Buffers
+        b.busy = true
+        try {
+            val tokenLen = putUtf8(b, token, 0)
+            val uaLen = if (userAgent == null) -1 else putUtf8(b, userAgent, tokenLen)
+            // The input buffer may have grown while the user agent was written.
+            var size = Jni.validate(handle, b.inputAddress, tokenLen, uaLen, b.outAddress, b.out.capacity())
+            while (size > b.out.capacity()) { // a larger result than ever before on this thread
+                // Kept by the library for this thread: fetched, not validated a second time
+                // (which could slide the session again or count a grace-period token as reuse).
+                b.growOut(size)
+                size = Jni.takePending(b.outAddress, b.out.capacity())
+            }
+            if (size >= 0) return decode(b, size)
+            if (size == FAILED) takeFastPathError() // throws the SessionException validate failed with
+            return null
+        } finally {
+            b.busy = false
         }
-        if (size >= 0) return decode(b, size)
-        if (size == FAILED) takeFastPathError() // throws the SessionException validate failed with
-        return null
     }
 
     /**

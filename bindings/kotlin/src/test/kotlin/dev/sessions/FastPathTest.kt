@@ -286,6 +286,66 @@ class FastPathTest {
         }
     }
 
+    /** A store that runs [hook] on each lookup by token hash (on the validating thread). */
+    private class HookStore(val inner: KotlinStore = KotlinStore()) : SessionStore by inner {
+        @Volatile var hook: (() -> Unit)? = null
+
+        override fun findByTokenHash(tokenHash: String): Session? {
+            hook?.invoke()
+            return inner.findByTokenHash(tokenHash)
+        }
+    }
+
+    /**
+     * A store validating another token on the same thread during `validate` (new-user
+     * trial): the nested call got the outer call's buffers, so the outer call read the
+     * nested token (large outer result: the other user's session came back) or decoded
+     * the nested result while the library wrote into a buffer that had been replaced
+     * (large nested result).
+     */
+    @Test
+    fun `a validation made by a store during validate does not disturb the outer one`() {
+        for ((outerSize, nestedSize) in listOf(1_500 to 1, 1 to 5_000, 6_000 to 9_000)) {
+            val store = HookStore()
+            SessionManager.withStore(SessionConfig(maxMetadataBytes = 1 shl 20), store).use { m ->
+                val alice = m.create(CreateSessionOptions("alice", null, mapOf("k" to "a".repeat(outerSize)), false))
+                val mallory = m.create(CreateSessionOptions("mallory", null, mapOf("k" to "m".repeat(nestedSize)), false))
+                var nested: ValidationResult? = null
+                store.hook = {
+                    store.hook = null
+                    nested = m.validateFast(mallory.token, null)
+                }
+                var outer: ValidationResult? = null
+                // A fresh thread: its buffers start at their first size.
+                Thread { outer = m.validateFast(alice.token, null) }.apply { start(); join() }
+                assertEquals("alice", outer?.session?.userId, "sizes $outerSize/$nestedSize")
+                assertEquals(outerSize, outer?.session?.metadata?.get("k")?.length)
+                assertEquals("mallory", nested?.session?.userId)
+                assertEquals(nestedSize, nested?.session?.metadata?.get("k")?.length)
+                assertEquals(m.validateRegular(alice.token, null), outer)
+            }
+        }
+    }
+
+    @Test
+    fun `a listener validating a large session during validate's revocation does not disturb it`() {
+        SessionManager(SessionConfig(maxMetadataBytes = 1 shl 20, rotationGrace = Duration.ZERO)).use { m ->
+            val victim = m.create(opts("victim"))
+            val other = m.create(CreateSessionOptions("other", null, mapOf("k" to "w".repeat(100_000)), false))
+            val seen = mutableListOf<String?>()
+            m.addListener(object : SessionListener {
+                override fun onEvent(event: SessionEvent) {
+                    if (event is SessionEvent.Revoked) seen += m.validateFast(other.token, null)?.session?.userId
+                }
+            })
+            m.refresh(victim.token)
+            var outer: Result<ValidationResult?>? = null
+            Thread { outer = runCatching { m.validateFast(victim.token, null) } }.apply { start(); join() }
+            assertEquals(ValidationError.TOKEN_REUSED, outer?.getOrThrow()?.error)
+            assertEquals(listOf<String?>("other"), seen)
+        }
+    }
+
     @Test
     fun `a clock failure is thrown by the fast path as by the regular one`() {
         val clock = ManualClock()
