@@ -10,8 +10,9 @@
 //!
 //! This crate holds none of the core's state and does not link the core: at import the
 //! package hands over ([`configure`]) the addresses of `sessions_fast_validate` and
-//! `sessions_fast_take_pending` in the library its generated module already loaded (one library, loaded once per process),
-//! and the classes and values the results are made of. Every call validates in that
+//! `sessions_fast_take_pending` in the library its generated module already loaded (one
+//! library, loaded once per process), and the classes and values the results are made
+//! of. Every call validates in that
 //! library's manager: nothing about validity is cached here. Only the conversion of a
 //! result's timestamps (the same bytes always give the same immutable `datetime`s) is
 //! cached, bounded, as `_fast.py` caches it.

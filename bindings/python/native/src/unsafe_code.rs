@@ -20,6 +20,24 @@ use pyo3::ffi::PyThreadState;
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 
+/// The function pointer of type `F` at `address`, or `None` for 0 (the addresses the
+/// package hands over at import, read with `ctypes` from the core's library).
+///
+/// # Safety
+///
+/// `F` must be a function pointer type, and a non-zero `address` the address of a
+/// function of exactly that type that stays loaded for the rest of the process. (A
+/// function pointer has the size and representation of a data pointer on every platform
+/// the wheels target; the size is checked when this is compiled.)
+unsafe fn function_at<F: Copy>(address: usize) -> Option<F> {
+    const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*const c_void>()) };
+    // SAFETY: non-null, and (caller's contract) a function of type `F` that stays loaded,
+    // whose pointer has the size just checked and a data pointer's representation.
+    (address != 0).then(|| unsafe {
+        std::mem::transmute_copy::<*const c_void, F>(&(address as *const c_void))
+    })
+}
+
 /// The C signature of `sessions_fast_validate`: (handle, token, token_len, user_agent,
 /// user_agent_len, out, out_cap) -> result length or a negative error code.
 pub type RawEntry =
@@ -42,15 +60,8 @@ impl Entry {
     /// must stay loaded for the rest of the process: the package passes the entry of the
     /// library its generated module loaded through `ctypes.CDLL`, which is never closed.
     pub unsafe fn from_address(address: usize) -> Option<Self> {
-        if address == 0 {
-            return None;
-        }
-        // SAFETY: non-null, and (caller's contract) the address of a function of
-        // exactly this signature that stays loaded; a function pointer has the size and
-        // representation of a data pointer on every platform the wheels target.
-        Some(Self(unsafe {
-            std::mem::transmute::<*const c_void, RawEntry>(address as *const c_void)
-        }))
+        // SAFETY: the caller's contract: 0 or a function of this signature, loaded.
+        unsafe { function_at::<RawEntry>(address) }.map(Self)
     }
 
     /// Calls the entry point: validates `token` (with `user_agent`, if any) in the
@@ -111,15 +122,8 @@ impl TakePending {
     /// code must stay loaded for the rest of the process (as for [`Entry::from_address`]:
     /// the same library, never closed).
     pub unsafe fn from_address(address: usize) -> Option<Self> {
-        if address == 0 {
-            return None;
-        }
-        // SAFETY: non-null, and (caller's contract) the address of a function of
-        // exactly this signature that stays loaded; a function pointer has the size and
-        // representation of a data pointer on every platform the wheels target.
-        Some(Self(unsafe {
-            std::mem::transmute::<*const c_void, RawTakePending>(address as *const c_void)
-        }))
+        // SAFETY: the caller's contract: 0 or a function of this signature, loaded.
+        unsafe { function_at::<RawTakePending>(address) }.map(Self)
     }
 
     /// Writes the result kept for this thread into `out` when it fits, and the library

@@ -23,7 +23,8 @@ Where the package's compiled accelerator ``sessions._fastpath`` (a small PyO3
 extension, ``bindings/python/native/``) loads, it does all of this per call instead
 of the Python code here: the argument handling, the call through the same C entry
 point (its address, and that of ``sessions_fast_take_pending``, read from the
-generated module's library, are handed over at import: one library, loaded once) and the building of the same records. This module's
+generated module's library, are handed over at import: one library, loaded once) and
+the building of the same records. This module's
 ctypes path is then the fallback only: for interpreters that cannot load the abi3
 extension, and when ``SESSIONS_FAST_PATH=ctypes`` is set in the environment.
 ``use("extension" | "ctypes")`` switches the path taken (the tests run both).

@@ -1,8 +1,8 @@
 // Handwritten (not generated): the per-request fast path. `validateFast` runs the
 // manager's own `validate` through one primitive-only C call (`sessions_fast_validate`,
 // declared in SessionsFFI/sessionsFast.h; a result larger than the buffer is fetched
-// with `sessions_fast_take_pending`, without validating again) instead of UniFFI's generated per-call code,
-// and builds the same `ValidationResult` from the result's documented layout
+// with `sessions_fast_take_pending`, without validating again) instead of UniFFI's
+// generated per-call code, and builds the same `ValidationResult` from the result's documented layout
 // (src/fast_path.rs). Nothing is cached: every call validates in Rust, in this manager.
 
 import Foundation
