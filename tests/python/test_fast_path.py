@@ -486,3 +486,37 @@ def test_large_metadata_on_fresh_threads_is_the_regular_result(kind, calls):
         assert fast == regular and fast.session.metadata == metadata
         assert fast_reads == regular_reads
     assert calls[0] == 2
+
+
+@pytest.mark.parametrize("outer_size, nested_size", [(6_000, 1), (1, 9_000), (6_000, 20_000)])
+def test_a_validation_made_by_a_store_during_validate_does_not_disturb_the_outer_one(
+    clock, calls, outer_size, nested_size
+):
+    """A store written in Python validating another token on the same thread, inside
+    `validate` (the Kotlin fast path shared its buffers with such a nested call and
+    returned the other user's session: a new-user trial). Results on both sides larger
+    than the thread's first buffer, on a fresh thread."""
+
+    class Nesting(DictStore):
+        hook = None
+
+        def find_by_token_hash(self, token_hash):
+            hook, self.hook = self.hook, None
+            if hook is not None:
+                hook()
+            return super().find_by_token_hash(token_hash)
+
+    store = Nesting()
+    m = sessions.SessionManager.with_store(
+        sessions.SessionConfig(max_metadata_bytes=1_048_576), store, clock
+    )
+    alice = m.create(options(user_id="alice", metadata={"k": "a" * outer_size}))
+    mallory = m.create(options(user_id="mallory", metadata={"k": "m" * nested_size}))
+    nested = []
+    store.hook = lambda: nested.append(m.validate(mallory.token))
+    outer = on_a_fresh_thread(lambda: m.validate(alice.token))
+    assert calls[0] == 2, "both validations took the fast path"
+    assert outer.session.user_id == "alice" and len(outer.session.metadata["k"]) == outer_size
+    assert [r.session.user_id for r in nested] == ["mallory"]
+    assert len(nested[0].session.metadata["k"]) == nested_size
+    assert outer == m._validate_regular(alice.token)
